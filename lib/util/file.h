@@ -1,0 +1,19 @@
+/* file: whole-file reads with a size bound, atomic writes with a mode. */
+#ifndef ASSAY_UTIL_FILE_H
+#define ASSAY_UTIL_FILE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/buf.h"
+
+/* Reads at most max bytes; a larger file is an error (errno EFBIG). */
+int file_read(const char *path, size_t max, struct buf *out);
+/* Writes to a temporary file in the same directory, fsyncs it, renames it
+ * over path and fsyncs the directory: readers see the old or the new
+ * contents, never a mix. */
+int file_write_atomic(const char *path, const void *p, size_t n, mode_t mode);
+/* Creates a directory (and its parents) with the given mode if missing. */
+int file_mkdirs(const char *path, mode_t mode);
+
+#endif

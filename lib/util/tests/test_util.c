@@ -1,0 +1,143 @@
+/* Unit tests for lib/util. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/buf.h"
+#include "util/check.h"
+#include "util/encode.h"
+#include "util/file.h"
+#include "util/secure.h"
+
+static void test_b64_roundtrip(void)
+{
+	/* RFC 4648 section 10 vectors. */
+	static const char *plain[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+	static const char *enc[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==",
+				     "Zm9vYmE=", "Zm9vYmFy" };
+	for (int i = 0; i < 7; i++) {
+		char *e = b64_encode_str(plain[i], strlen(plain[i]));
+		CHECK_STR(e, enc[i]);
+		free(e);
+		struct buf d = BUF_INIT;
+		CHECK_INT(b64_decode(&d, enc[i], strlen(enc[i])), 0);
+		CHECK_INT(d.len, strlen(plain[i]));
+		CHECK(d.len == 0 || memcmp(d.data, plain[i], d.len) == 0);
+		buf_free(&d);
+	}
+}
+
+static void test_b64_rejects(void)
+{
+	static const char *bad[] = { "Zg=", "Zg", "Z===", "Zh==", "Zm9=",
+				     "Zm 9v", "Zm9v\n", "=m9v", "Zg==Zg==", "Zm-v" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		struct buf d = BUF_INIT;
+		buf_append_str(&d, "keep");
+		CHECK_INT(b64_decode(&d, bad[i], strlen(bad[i])), -1);
+		/* A failed decode leaves what was there. */
+		CHECK_INT(d.len, 4);
+		CHECK_STR((char *)d.data, "keep");
+		buf_free(&d);
+	}
+}
+
+static void test_hex(void)
+{
+	uint8_t raw[] = { 0x00, 0x7f, 0x80, 0xff, 0xa5 };
+	char *h = hex_encode_str(raw, sizeof raw);
+	CHECK_STR(h, "007f80ffa5");
+	struct buf d = BUF_INIT;
+	CHECK_INT(hex_decode(&d, "007F80fFa5", 10), 0);
+	CHECK_INT(d.len, 5);
+	CHECK(memcmp(d.data, raw, 5) == 0);
+	buf_reset(&d);
+	CHECK_INT(hex_decode(&d, "abc", 3), -1);
+	CHECK_INT(hex_decode(&d, "zz", 2), -1);
+	CHECK_INT(d.len, 0);
+	free(h);
+	buf_free(&d);
+}
+
+static void test_buf(void)
+{
+	struct buf b = BUF_INIT;
+	for (int i = 0; i < 1000; i++)
+		CHECK_INT(buf_printf(&b, "%d,", i), 0);
+	CHECK_INT(b.len, 3890);
+	CHECK_INT(b.data[b.len], 0);
+	buf_reset(&b);
+	buf_append_be32(&b, 0x01020304);
+	buf_append_be16(&b, 0x0506);
+	struct cursor c = cursor_init(b.data, b.len);
+	CHECK_INT(cursor_be32(&c), 0x01020304);
+	CHECK_INT(cursor_be16(&c), 0x0506);
+	CHECK_INT(c.err, 0);
+	CHECK_INT(cursor_u8(&c), 0);
+	CHECK_INT(c.err, 1);
+	/* A poisoned cursor stays poisoned. */
+	CHECK(cursor_bytes(&c, 0) == NULL);
+	CHECK(buf_reserve(&b, BUF_MAX) == -1);
+	size_t n;
+	uint8_t *p = buf_steal(&b, &n);
+	CHECK_INT(n, 6);
+	CHECK(b.data == NULL && b.len == 0);
+	free(p);
+}
+
+static void test_secure(void)
+{
+	CHECK(secure_equal("abc", "abc", 3));
+	CHECK(!secure_equal("abc", "abd", 3));
+	CHECK(secure_equal_str("deadbeef", "deadbeef"));
+	CHECK(!secure_equal_str("deadbeef", "deadbee"));
+	CHECK(!secure_equal_str("deadbee", "deadbeef"));
+	CHECK(!secure_equal_str("", "x"));
+	CHECK(secure_equal_str("", ""));
+	char s[4] = "key";
+	secure_wipe(s, sizeof s);
+	CHECK(s[0] == 0 && s[2] == 0);
+}
+
+static void test_file(void)
+{
+	char dir[] = "/tmp/assay-util-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char path[256];
+	snprintf(path, sizeof path, "%s/a/b/secret", dir);
+	char sub[256];
+	snprintf(sub, sizeof sub, "%s/a/b", dir);
+	CHECK_INT(file_mkdirs(sub, 0700), 0);
+	mode_t old = umask(0);
+	CHECK_INT(file_write_atomic(path, "hello", 5, 0600), 0);
+	umask(old);
+	struct stat st;
+	CHECK_INT(stat(path, &st), 0);
+	CHECK_INT(st.st_mode & 0777, 0600);
+	struct buf b = BUF_INIT;
+	CHECK_INT(file_read(path, 100, &b), 0);
+	CHECK_STR((char *)b.data, "hello");
+	buf_reset(&b);
+	CHECK_INT(file_read(path, 4, &b), -1);
+	CHECK_INT(errno, EFBIG);
+	CHECK_INT(b.len, 0);
+	CHECK_INT(file_read("/nonexistent/x", 4, &b), -1);
+	buf_free(&b);
+	unlink(path);
+	rmdir(sub);
+	snprintf(sub, sizeof sub, "%s/a", dir);
+	rmdir(sub);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	test_b64_roundtrip();
+	test_b64_rejects();
+	test_hex();
+	test_buf();
+	test_secure();
+	test_file();
+	return check_done();
+}
