@@ -8,7 +8,7 @@
 
 int buf_reserve(struct buf *b, size_t extra)
 {
-	if (extra > BUF_MAX || b->len > BUF_MAX - extra - 1)
+	if (extra >= BUF_MAX || b->len >= BUF_MAX - extra)
 		return -1;
 	size_t need = b->len + extra + 1;
 	if (need <= b->cap)
