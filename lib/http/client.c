@@ -34,6 +34,11 @@ int http_fetch(const struct http_client_config *cfg, const char *method,
 	       struct buf *response, char *err, size_t errlen)
 {
 	pthread_once(&curl_once, curl_init_once);
+	/* Callers may treat the response as a string even when none came. */
+	if (buf_reserve(response, 0) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	CURL *c = curl_easy_init();
 	if (!c) {
 		snprintf(err, errlen, "curl_easy_init failed");

@@ -101,7 +101,7 @@ static int split_path(struct http_request *r, char *path)
 	if (*p != '/')
 		return -1;
 	p++;
-	if (*p == 'v' && strchr(p, '/') != p + 1) {
+	if (*p == 'v' && p[1] >= '0' && p[1] <= '9') {
 		/* "/v2.1/..." or "/v2.1" */
 		char *end = strchr(p, '/');
 		size_t n = end ? (size_t)(end - p) : strlen(p);

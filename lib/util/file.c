@@ -125,3 +125,13 @@ int file_mkdirs(const char *path, mode_t mode)
 		return -1;
 	return 0;
 }
+
+int path_join(char *out, size_t n, const char *dir, const char *name)
+{
+	int r = snprintf(out, n, "%s/%s", dir, name);
+	if (r < 0 || (size_t)r >= n) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}

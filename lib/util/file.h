@@ -13,6 +13,9 @@ int file_read(const char *path, size_t max, struct buf *out);
  * over path and fsyncs the directory: readers see the old or the new
  * contents, never a mix. */
 int file_write_atomic(const char *path, const void *p, size_t n, mode_t mode);
+/* out = dir "/" name. Returns -1 (errno ENAMETOOLONG) when it does not fit:
+ * a silently truncated path could name another file. */
+int path_join(char *out, size_t n, const char *dir, const char *name);
 /* Creates a directory (and its parents) with the given mode if missing. */
 int file_mkdirs(const char *path, mode_t mode);
 

@@ -82,7 +82,7 @@ static void *client(void *arg)
 	CHECK_INT(fetch(NULL, plain_port, "POST", "/v2.1/echo", "{\"a\":1,\"a\":2}",
 			13, &out), 400);
 	CHECK_INT(fetch(NULL, plain_port, "GET", "/v2.1/../echo", NULL, 0, &out), 400);
-	CHECK_INT(fetch(NULL, plain_port, "GET", "/vX/echo", NULL, 0, &out), 400);
+	CHECK_INT(fetch(NULL, plain_port, "GET", "/v2.x/echo", NULL, 0, &out), 400);
 	CHECK_INT(fetch(NULL, plain_port, "GET", "/a/b/c/d/e/f/g/h/i", NULL, 0, &out), 400);
 	CHECK_INT(fetch(NULL, plain_port, "GET", "/nothing", NULL, 0, &out), 404);
 	char *big = malloc(70000);

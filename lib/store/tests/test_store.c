@@ -67,7 +67,7 @@ int main(void)
 	CHECK(strstr(err, "newer") != NULL);
 
 	/* A failing migration leaves the old version in place. */
-	static const char *const broken[] = { schema_v2[0], schema_v2[1], "NOT SQL" };
+	const char *const broken[] = { schema_v2[0], schema_v2[1], "NOT SQL" };
 	s = store_open(path, broken, 3, err, sizeof err);
 	CHECK(s == NULL);
 	CHECK(strstr(err, "migration 3") != NULL);

@@ -9,6 +9,7 @@
 #include "util/encode.h"
 #include "util/file.h"
 #include "util/secure.h"
+#include "util/zip.h"
 
 static void test_b64_roundtrip(void)
 {
@@ -131,8 +132,79 @@ static void test_file(void)
 	rmdir(dir);
 }
 
+struct seen {
+	int files, dirs;
+	char last[64];
+};
+
+static int count_member(const char *name, const uint8_t *data, size_t len,
+			void *arg)
+{
+	struct seen *s = arg;
+	if (data)
+		s->files++;
+	else
+		s->dirs++;
+	snprintf(s->last, sizeof s->last, "%s", name);
+	return 0;
+}
+
+static void test_zip(void)
+{
+	struct zip_writer w;
+	memset(&w, 0, sizeof w);
+	CHECK_INT(zip_writer_add(&w, "autorun.sh", (const uint8_t *)"echo hi\n", 8), 0);
+	CHECK_INT(zip_writer_add(&w, "sub/", NULL, 0), 0);
+	CHECK_INT(zip_writer_add(&w, "sub/key", (const uint8_t *)"k", 1), 0);
+	CHECK_INT(zip_writer_add(&w, "../escape", (const uint8_t *)"x", 1), -1);
+	CHECK_INT(zip_writer_add(&w, "/abs", (const uint8_t *)"x", 1), -1);
+	CHECK_INT(zip_writer_add(&w, "a/./b", (const uint8_t *)"x", 1), -1);
+	struct buf z = BUF_INIT;
+	CHECK_INT(zip_writer_finish(&w, &z), 0);
+	CHECK(zip_is_archive(z.data, z.len));
+
+	char err[128];
+	struct seen s = { 0, 0, "" };
+	CHECK_INT(zip_walk(z.data, z.len, count_member, &s, err, sizeof err), 0);
+	CHECK_INT(s.files, 2);
+	CHECK_INT(s.dirs, 1);
+	CHECK_STR(s.last, "sub/key");
+
+	char dir[] = "/tmp/assay-zip-XXXXXX", path[128];
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK_INT(zip_extract(z.data, z.len, dir, err, sizeof err), 0);
+	struct buf back = BUF_INIT;
+	snprintf(path, sizeof path, "%s/sub/key", dir);
+	CHECK_INT(file_read(path, 10, &back), 0);
+	CHECK_STR((char *)back.data, "k");
+
+	/* Every truncation and every flipped byte is an error, never a crash;
+	 * a flipped content byte fails its CRC. */
+	for (size_t n = 0; n < z.len; n++) {
+		struct seen t = { 0, 0, "" };
+		zip_walk(z.data, n, count_member, &t, err, sizeof err);
+	}
+	for (size_t i = 0; i < z.len; i++) {
+		struct seen t = { 0, 0, "" };
+		z.data[i] ^= 0x5a;
+		zip_walk(z.data, z.len, count_member, &t, err, sizeof err);
+		z.data[i] ^= 0x5a;
+	}
+	z.data[40] ^= 1;	/* inside autorun.sh's contents */
+	CHECK_INT(zip_walk(z.data, z.len, count_member, &s, err, sizeof err), -1);
+	CHECK(strstr(err, "corrupt data") != NULL);
+	CHECK_INT(zip_walk((const uint8_t *)"PK", 2, count_member, &s, err, sizeof err), -1);
+
+	char cmd[160];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	CHECK_INT(system(cmd), 0);
+	buf_free(&z);
+	buf_free(&back);
+}
+
 int main(void)
 {
+	test_zip();
 	test_b64_roundtrip();
 	test_b64_rejects();
 	test_hex();
