@@ -60,6 +60,27 @@ static void run_autorun(struct agent *a)
 		log_info("started payload script %s (pid %d)", script, (int)pid);
 }
 
+/* Archives carry no trustworthy modes: the scripts the payload names as
+ * revocation actions (action_list) are made executable, nothing else. */
+static void make_actions_executable(struct agent *a)
+{
+	char path[PATH_MAX];
+	struct buf list = BUF_INIT;
+	if (path_join(path, sizeof path, a->payload_dir, "action_list") < 0 ||
+	    file_read(path, 65536, &list) < 0) {
+		buf_free(&list);
+		return;
+	}
+	char *save = NULL;
+	for (char *tok = strtok_r((char *)list.data, ", \t\r\n", &save); tok;
+	     tok = strtok_r(NULL, ", \t\r\n", &save)) {
+		if (!strchr(tok, '/') &&
+		    path_join(path, sizeof path, a->payload_dir, tok) == 0)
+			chmod(path, 0700);
+	}
+	buf_free(&list);
+}
+
 static int deliver(struct agent *a, const uint8_t *payload, size_t len,
 		   char *err, size_t errlen)
 {
@@ -91,6 +112,7 @@ static int deliver(struct agent *a, const uint8_t *payload, size_t len,
 	    zip_is_archive(plain.data, plain.len) &&
 	    zip_extract(plain.data, plain.len, a->payload_dir, err, errlen) < 0)
 		goto out;
+	make_actions_executable(a);
 	log_info("payload of %zu bytes delivered to %s", plain.len, a->payload_dir);
 	run_autorun(a);
 	r = 0;

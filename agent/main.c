@@ -91,6 +91,9 @@ int main(int argc, char **argv)
 {
 	char err[512];
 	struct config *cfg;
+	/* tss2 logs malformed input to stderr on its own; our messages carry
+	 * the decoded response codes already. */
+	setenv("TSS2_LOG", "all+none", 0);
 	int loaded = config_load(&program, argc, argv, &cfg, err, sizeof err);
 	if (loaded != 0) {
 		if (loaded < 0)
@@ -135,6 +138,11 @@ int main(int argc, char **argv)
 		agent_identity_free(&a);
 		return 1;
 	}
+
+	/* The EK was needed for the AK and the credential only; swtpm and
+	 * small TPMs hold three transient objects at most. */
+	tpm_flush(a.tpm, a.ek);
+	a.ek = ESYS_TR_NONE;
 
 	char cert[PATH_MAX], key[PATH_MAX];
 	if (config_isset(cfg, "server_cert")) {

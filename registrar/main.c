@@ -67,6 +67,9 @@ int main(int argc, char **argv)
 {
 	char err[512];
 	struct config *cfg;
+	/* tss2-mu logs malformed input to stderr on its own: peers must not be
+	 * able to fill our logs with it. */
+	setenv("TSS2_LOG", "all+none", 0);
 	int loaded = config_load(&program, argc, argv, &cfg, err, sizeof err);
 	if (loaded != 0) {
 		if (loaded < 0)

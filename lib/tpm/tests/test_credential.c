@@ -9,7 +9,9 @@
  * 3. A real TPM: swtpm with tpm2-tools creates EKs and AKs; our blob for
  *    the AK's Name must come back out of tpm2_activatecredential, and a
  *    blob for another Name must not. The swtpm EK certificate must match
- *    the EK public key. Skipped (77) when swtpm or tpm2-tools is missing.
+ *    the EK public key. The same through the agent's own path (tpm/tpm.c's
+ *    tpm_activate_credential). Skipped (77) when swtpm or tpm2-tools is
+ *    missing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@
 #include "attest/tests/tpm2tools.h"
 #include "attest/tests/tpub.h"
 #include "tpm/credential.h"
+#include "tpm/tpm.h"
 #include "tpm/tpm_public.h"
 #include "util/buf.h"
 #include "util/check.h"
@@ -519,6 +522,64 @@ static void live_ek_cert(struct tt *t, const struct tpm_public *rsa_ek,
 	buf_free(&der);
 }
 
+/* The registrar's blob through the agent's path (tpm/tpm.c). */
+static void agent_activate(struct tt *t, enum tpm_key_alg alg,
+			   TPM2_ALG_ID sign)
+{
+	struct buf ekpub = BUF_INIT, akpub = BUF_INIT, akpriv = BUF_INIT;
+	struct buf blob = BUF_INIT, out = BUF_INIT;
+	struct tpm_public ek, ak;
+	ESYS_TR ekh = ESYS_TR_NONE, akh = ESYS_TR_NONE;
+	uint8_t secret[32];
+	struct tpm *tpm;
+	char err[256] = "";
+
+	memset(&ek, 0, sizeof(ek));
+	memset(&ak, 0, sizeof(ak));
+	tpm = tpm_open(t->tcti, err, sizeof(err));
+	CHECK(tpm != NULL);
+	if (!tpm) {
+		printf("tpm_open: %s\n", err);
+		return;
+	}
+	CHECK_INT(tpm_ek_create(tpm, alg, &ekh, &ekpub), 0);
+	CHECK_INT(tpm_ak_create(tpm, ekh, TPM2_ALG_SHA256, sign, &akpub,
+				&akpriv), 0);
+	CHECK_INT(tpm_ak_load(tpm, ekh, akpub.data, akpub.len, akpriv.data,
+			      akpriv.len, &akh), 0);
+	CHECK_INT(tpm_public_parse(ekpub.data, ekpub.len, &ek, err,
+				   sizeof(err)), 0);
+	CHECK_INT(tpm_public_parse(akpub.data, akpub.len, &ak, err,
+				   sizeof(err)), 0);
+	RAND_bytes(secret, sizeof(secret));
+	if (ek.pkey && ak.pkey) {
+		CHECK_INT(tpm_credential_make(&ek, ak.name, ak.name_len, secret,
+					      sizeof(secret), &blob, err,
+					      sizeof(err)), 0);
+		CHECK_INT(tpm_activate_credential(tpm, akh, ekh, blob.data,
+						  blob.len, &out), 0);
+		CHECK(out.len == sizeof(secret) &&
+		      !memcmp(out.data, secret, sizeof(secret)));
+		printf("agent path (tpm_activate_credential, %s EK): %s\n",
+		       alg == TPM_ALG_KIND_RSA ? "rsa" : "ecc",
+		       out.len == sizeof(secret) &&
+		       !memcmp(out.data, secret, sizeof(secret)) ?
+		       "recovered" : tpm_error(tpm));
+	}
+	if (akh != ESYS_TR_NONE)
+		tpm_flush(tpm, akh);
+	if (ekh != ESYS_TR_NONE)
+		tpm_flush(tpm, ekh);
+	tpm_close(tpm);
+	tpm_public_free(&ek);
+	tpm_public_free(&ak);
+	buf_free(&ekpub);
+	buf_free(&akpub);
+	buf_free(&akpriv);
+	buf_free(&blob);
+	buf_free(&out);
+}
+
 static void test_live(void)
 {
 	struct tpm_public rsa_ek, ecc_ek;
@@ -536,6 +597,8 @@ static void test_live(void)
 		return;
 	}
 	printf("swtpm at %s\n", t.tcti);
+	agent_activate(&t, TPM_ALG_KIND_RSA, TPM2_ALG_RSASSA);
+	agent_activate(&t, TPM_ALG_KIND_ECC, TPM2_ALG_ECDSA);
 	live_alg(&t, "rsa", "rsassa", &rsa_ek);
 	live_alg(&t, "ecc", "ecdsa", &ecc_ek);
 	if (rsa_ek.pkey && ecc_ek.pkey)
