@@ -26,6 +26,8 @@ static void setup(void)
 	unlink(path);
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const methods[] = { "POST", "PUT", "GET", "DELETE", "GET" };
