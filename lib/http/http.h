@@ -5,7 +5,9 @@
  * and fill in a response; request bodies are bounded by max_body before a
  * handler ever sees them (larger ones get 413 from evhttp).
  *
- * Client: libcurl, blocking, with a bounded response size. */
+ * Client: evhttp too, blocking (its own short event loop per fetch), with a
+ * bounded response size and a timeout. The first fetch sets SIGPIPE to be
+ * ignored: a peer closing mid-write must be an error, not a dead process. */
 #ifndef ASSAY_HTTP_HTTP_H
 #define ASSAY_HTTP_HTTP_H
 

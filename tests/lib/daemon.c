@@ -78,3 +78,23 @@ const char *daemon_program(const char *rel)
 	snprintf(path, sizeof path, "%s/%s", root ? root : ".", rel);
 	return path;
 }
+
+int daemon_raw_status(int port, const char *request)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)port);
+	char reply[256] = "";
+	int fd = socket(AF_INET, SOCK_STREAM, 0), status = -1;
+	struct timeval tv = { 5, 0 };
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+	    write(fd, request, strlen(request)) == (ssize_t)strlen(request) &&
+	    read(fd, reply, sizeof reply - 1) > 12 &&
+	    sscanf(reply, "HTTP/1.%*d %d", &status) != 1)
+		status = -1;
+	close(fd);
+	return status;
+}

@@ -18,6 +18,10 @@ int daemon_wait_http(const struct http_client_config *cfg, const char *url,
 /* SIGTERM (or SIGKILL when hard), then waits. Returns the exit status as
  * waitpid reports it. */
 int daemon_stop(pid_t pid, int hard);
+/* Sends raw bytes to 127.0.0.1:port and returns the status code of the
+ * HTTP answer, or -1. For requests no well-behaved client would send
+ * (a Content-Length far past the limit, with no body following). */
+int daemon_raw_status(int port, const char *request);
 /* The path of a program built by meson: $ASSAY_BUILD_ROOT/<rel>. */
 const char *daemon_program(const char *rel);
 

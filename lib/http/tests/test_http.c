@@ -17,11 +17,13 @@ static char ca_pem[128], srv_cert[128], srv_key[128], cli_cert[128], cli_key[128
 	other_ca[128];
 static int plain_port, tls_port;
 static atomic_int done;
+static atomic_int echo_calls;
 
 static void handler(struct http_request *req, struct http_response *resp,
 		    void *arg)
 {
 	if (req->n_segments == 1 && strcmp(req->segments[0], "echo") == 0) {
+		atomic_fetch_add(&echo_calls, 1);
 		json_t *body = http_body_json(req, resp);
 		if (!body)
 			return;
@@ -87,7 +89,13 @@ static void *client(void *arg)
 	CHECK_INT(fetch(NULL, plain_port, "GET", "/nothing", NULL, 0, &out), 404);
 	char *big = malloc(70000);
 	memset(big, ' ', 70000);
-	CHECK_INT(fetch(NULL, plain_port, "POST", "/v2.1/echo", big, 70000, &out), 413);
+	/* Too large: evhttp answers 413 and closes, possibly before our
+	 * client has finished sending (then we see the close). Either way the
+	 * handler never runs. */
+	int calls = atomic_load(&echo_calls);
+	int st = fetch(NULL, plain_port, "POST", "/v2.1/echo", big, 70000, &out);
+	CHECK(st == 413 || st == -1);
+	CHECK_INT(atomic_load(&echo_calls), calls);
 	free(big);
 
 	/* Mutual TLS: a client with a certificate from the CA gets in. */
