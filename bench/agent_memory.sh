@@ -1,6 +1,8 @@
 #!/bin/sh
-# Idle resident memory of assay-agent on swtpm after registration and a few
-# quotes. Prints "agent_rss_idle_kib N" and "agent_rss_peak_kib N".
+# Idle memory of assay-agent on swtpm after registration and a few quotes.
+# Prints RSS (resident, shared library pages included), PSS (shared pages
+# divided among the processes mapping them) and private memory (what the
+# agent alone costs), in KiB.
 #   bench/agent_memory.sh BUILD_DIR
 set -eu
 build=$1
@@ -38,6 +40,7 @@ for n in 1 2 3 4 5; do
 		"https://127.0.0.1:$ap/v2.5/quotes/identity?nonce=n$n" >/dev/null
 done
 sleep 1
-[ -n "${SMAPS:-}" ] && sh /tmp/smaps.sh $agent && sh /tmp/libmem.sh $agent libcrypto
 echo "agent_rss_idle_kib $(awk '/^VmRSS:/ {print $2}' /proc/$agent/status)"
 echo "agent_rss_peak_kib $(awk '/^VmHWM:/ {print $2}' /proc/$agent/status)"
+echo "agent_pss_idle_kib $(awk '/^Pss:/ {print $2}' /proc/$agent/smaps_rollup)"
+echo "agent_private_idle_kib $(awk '/^Private_(Clean|Dirty):/ {n += $2} END {print n}' /proc/$agent/smaps_rollup)"

@@ -163,6 +163,20 @@ static EVP_PKEY *ecc_from_area(const TPMT_PUBLIC *a, char *err,
 /* OpenSSL's own sanity checks (point on curve, odd modulus, ...). */
 static int pkey_public_ok(EVP_PKEY *pkey)
 {
+	/* EC: the point must be on the curve, or ECDH in MakeCredential could
+	 * leak through an invalid-curve point. RSA: OpenSSL's public check
+	 * runs a primality test on the modulus (milliseconds per key, most of
+	 * a registration's CPU) and protects nothing here: a bogus EK modulus
+	 * only yields a credential nobody can open, a bogus AK modulus only
+	 * signatures that never verify. Size and exponent are checked by
+	 * rsa_from_area; an even modulus is refused below. */
+	if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA) {
+		BIGNUM *n = NULL;
+		int ok = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) == 1 &&
+			 BN_is_odd(n);
+		BN_free(n);
+		return ok;
+	}
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
 	int ok;
 
