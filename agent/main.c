@@ -94,19 +94,9 @@ int main(int argc, char **argv)
 	/* tss2 logs malformed input to stderr on its own; our messages carry
 	 * the decoded response codes already. */
 	setenv("TSS2_LOG", "all+none", 0);
-	int loaded = config_load(&program, argc, argv, &cfg, err, sizeof err);
-	if (loaded != 0) {
-		if (loaded < 0)
-			fprintf(stderr, "assay-agent: %s\n", err);
-		return loaded < 0 ? 2 : 0;
-	}
-	enum log_level level;
-	if (log_level_parse(config_str(cfg, "log_level"), &level) < 0) {
-		fprintf(stderr, "assay-agent: log_level: '%s' is not one of error, "
-			"warn, info, debug\n", config_str(cfg, "log_level"));
-		return 2;
-	}
-	log_init("assay-agent", level);
+	int started = config_start(&program, argc, argv, &cfg);
+	if (started != 0)
+		return started < 0 ? 2 : 0;
 	int mtls = config_bool(cfg, "enable_agent_mtls");
 	if (mtls && !config_isset(cfg, "trusted_client_ca")) {
 		fprintf(stderr, "assay-agent: trusted_client_ca: required when "

@@ -124,11 +124,9 @@ int registrar_db_put(struct store *s, const struct agent_record *a)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int registrar_db_activate(struct store *s, const char *agent_id)
+/* Runs a one-row statement keyed by agent id: 0 done, 1 no such agent. */
+static int for_agent(struct store *s, const char *sql, const char *agent_id)
 {
-	static const char sql[] =
-		"UPDATE agents SET active = 1,"
-		" updated_at = strftime('%s','now') WHERE agent_id = ?";
 	sqlite3_stmt *st = store_prepare(s, sql);
 	if (!st)
 		return -1;
@@ -140,18 +138,18 @@ int registrar_db_activate(struct store *s, const char *agent_id)
 	return sqlite3_changes(store_db(s)) ? 0 : 1;
 }
 
+int registrar_db_activate(struct store *s, const char *agent_id)
+{
+	static const char sql[] =
+		"UPDATE agents SET active = 1,"
+		" updated_at = strftime('%s','now') WHERE agent_id = ?";
+	return for_agent(s, sql, agent_id);
+}
+
 int registrar_db_delete(struct store *s, const char *agent_id)
 {
 	static const char sql[] = "DELETE FROM agents WHERE agent_id = ?";
-	sqlite3_stmt *st = store_prepare(s, sql);
-	if (!st)
-		return -1;
-	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return -1;
-	return sqlite3_changes(store_db(s)) ? 0 : 1;
+	return for_agent(s, sql, agent_id);
 }
 
 int registrar_db_list(struct store *s, json_t *ids)

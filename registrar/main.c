@@ -70,19 +70,9 @@ int main(int argc, char **argv)
 	/* tss2-mu logs malformed input to stderr on its own: peers must not be
 	 * able to fill our logs with it. */
 	setenv("TSS2_LOG", "all+none", 0);
-	int loaded = config_load(&program, argc, argv, &cfg, err, sizeof err);
-	if (loaded != 0) {
-		if (loaded < 0)
-			fprintf(stderr, "assay-registrar: %s\n", err);
-		return loaded < 0 ? 2 : 0;
-	}
-	enum log_level level;
-	if (log_level_parse(config_str(cfg, "log_level"), &level) < 0) {
-		fprintf(stderr, "assay-registrar: log_level: '%s' is not one of "
-			"error, warn, info, debug\n", config_str(cfg, "log_level"));
-		return 2;
-	}
-	log_init("assay-registrar", level);
+	int started = config_start(&program, argc, argv, &cfg);
+	if (started != 0)
+		return started < 0 ? 2 : 0;
 
 	const char *state = config_str(cfg, "state_dir");
 	char tls_dir[PATH_MAX], db[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX];

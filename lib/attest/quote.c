@@ -14,26 +14,13 @@
 
 #include "tpm/tpm.h"
 #include "util/encode.h"
+#include "util/error.h"
 
 /* Sizes of tpm2-tools' in-memory structs, as written to the PCR file. */
 #define BLOB_SEL_ENTRY 8	/* u16 hash, u8 size, u8 select[4], u8 pad */
 #define BLOB_SEL_SIZE (4 + TPM2_NUM_PCR_BANKS * BLOB_SEL_ENTRY)
 #define BLOB_DIGESTS 8		/* TPML_DIGEST holds 8 TPM2B_DIGEST */
 #define BLOB_DIGEST_BUF 64	/* sizeof(TPMU_HA) */
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* For messages: never NULL. */
 static const char *alg_str(uint16_t alg)
@@ -66,7 +53,7 @@ static int pcrblob_parse(const uint8_t *p, size_t n, struct quote *q,
 
 	count = cursor_le32(&c);
 	if (!c.err && count > TPM2_NUM_PCR_BANKS) {
-		set_err(err, errlen, "PCR blob selects %u banks, at most %d",
+		error_set(err, errlen, "PCR blob selects %u banks, at most %d",
 			count, TPM2_NUM_PCR_BANKS);
 		return -1;
 	}
@@ -80,7 +67,7 @@ static int pcrblob_parse(const uint8_t *p, size_t n, struct quote *q,
 		if (c.err || i >= count)
 			continue;	/* padding entries carry nothing */
 		if (size > TPM2_PCR_SELECT_MAX) {
-			set_err(err, errlen, "PCR blob sizeofSelect %u > %d",
+			error_set(err, errlen, "PCR blob sizeofSelect %u > %d",
 				size, TPM2_PCR_SELECT_MAX);
 			return -1;
 		}
@@ -90,7 +77,7 @@ static int pcrblob_parse(const uint8_t *p, size_t n, struct quote *q,
 	}
 	nlists = cursor_le32(&c);
 	if (!c.err && nlists > QUOTE_MAX_DIGEST_LISTS) {
-		set_err(err, errlen, "PCR blob has %u digest lists, at most %d",
+		error_set(err, errlen, "PCR blob has %u digest lists, at most %d",
 			nlists, QUOTE_MAX_DIGEST_LISTS);
 		return -1;
 	}
@@ -99,7 +86,7 @@ static int pcrblob_parse(const uint8_t *p, size_t n, struct quote *q,
 
 		l->count = cursor_le32(&c);
 		if (!c.err && l->count > BLOB_DIGESTS) {
-			set_err(err, errlen,
+			error_set(err, errlen,
 				"PCR blob digest list holds %u values, at most %d",
 				l->count, BLOB_DIGESTS);
 			return -1;
@@ -111,7 +98,7 @@ static int pcrblob_parse(const uint8_t *p, size_t n, struct quote *q,
 			if (c.err || k >= l->count)
 				continue;
 			if (size > BLOB_DIGEST_BUF) {
-				set_err(err, errlen,
+				error_set(err, errlen,
 					"PCR blob digest of %u bytes", size);
 				return -1;
 			}
@@ -120,11 +107,11 @@ static int pcrblob_parse(const uint8_t *p, size_t n, struct quote *q,
 		}
 	}
 	if (c.err) {
-		set_err(err, errlen, "PCR blob truncated");
+		error_set(err, errlen, "PCR blob truncated");
 		return -1;
 	}
 	if (c.left) {
-		set_err(err, errlen, "PCR blob has %zu extra bytes", c.left);
+		error_set(err, errlen, "PCR blob has %zu extra bytes", c.left);
 		return -1;
 	}
 	q->nlists = nlists;
@@ -136,15 +123,15 @@ static int part_decode(struct buf *out, const char *s, size_t n,
 		       const char *what, size_t max, char *err, size_t errlen)
 {
 	if (n == 0) {
-		set_err(err, errlen, "quote %s is empty", what);
+		error_set(err, errlen, "quote %s is empty", what);
 		return -1;
 	}
 	if (b64_decode(out, s, n)) {
-		set_err(err, errlen, "quote %s is not valid base64", what);
+		error_set(err, errlen, "quote %s is not valid base64", what);
 		return -1;
 	}
 	if (out->len > max) {
-		set_err(err, errlen, "quote %s too long (%zu bytes)", what,
+		error_set(err, errlen, "quote %s too long (%zu bytes)", what,
 			out->len);
 		return -1;
 	}
@@ -162,11 +149,11 @@ static int parse_parts(const char *s, size_t len, struct quote *q,
 	b = memchr(a, ':', len - 1);
 	c = b ? memchr(b + 1, ':', (size_t)(s + len - (b + 1))) : NULL;
 	if (!b || !c) {
-		set_err(err, errlen, "quote has fewer than three parts");
+		error_set(err, errlen, "quote has fewer than three parts");
 		return -1;
 	}
 	if (memchr(c + 1, ':', (size_t)(s + len - (c + 1)))) {
-		set_err(err, errlen, "quote has more than three parts");
+		error_set(err, errlen, "quote has more than three parts");
 		return -1;
 	}
 	if (part_decode(&q->attest, a, (size_t)(b - a), "attest",
@@ -182,12 +169,12 @@ static int parse_parts(const char *s, size_t len, struct quote *q,
 	rc = Tss2_MU_TPMS_ATTEST_Unmarshal(q->attest.data, q->attest.len,
 					   &off, &q->att);
 	if (rc != TSS2_RC_SUCCESS) {
-		set_err(err, errlen, "malformed TPMS_ATTEST (tss2 rc 0x%x)",
+		error_set(err, errlen, "malformed TPMS_ATTEST (tss2 rc 0x%x)",
 			(unsigned)rc);
 		return -1;
 	}
 	if (off != q->attest.len) {
-		set_err(err, errlen, "TPMS_ATTEST followed by %zu extra bytes",
+		error_set(err, errlen, "TPMS_ATTEST followed by %zu extra bytes",
 			q->attest.len - off);
 		return -1;
 	}
@@ -195,12 +182,12 @@ static int parse_parts(const char *s, size_t len, struct quote *q,
 	rc = Tss2_MU_TPMT_SIGNATURE_Unmarshal(sig->data, sig->len, &off,
 					      &q->sig);
 	if (rc != TSS2_RC_SUCCESS) {
-		set_err(err, errlen, "malformed TPMT_SIGNATURE (tss2 rc 0x%x)",
+		error_set(err, errlen, "malformed TPMT_SIGNATURE (tss2 rc 0x%x)",
 			(unsigned)rc);
 		return -1;
 	}
 	if (off != sig->len) {
-		set_err(err, errlen,
+		error_set(err, errlen,
 			"TPMT_SIGNATURE followed by %zu extra bytes",
 			sig->len - off);
 		return -1;
@@ -218,17 +205,17 @@ int quote_parse(const char *s, struct quote *q, char *err, size_t errlen)
 
 	memset(q, 0, sizeof(*q));
 	if (!s) {
-		set_err(err, errlen, "no quote");
+		error_set(err, errlen, "no quote");
 		return -1;
 	}
 	len = strnlen(s, QUOTE_MAX_LEN + 1);
 	if (len > QUOTE_MAX_LEN) {
-		set_err(err, errlen, "quote longer than %d bytes",
+		error_set(err, errlen, "quote longer than %d bytes",
 			QUOTE_MAX_LEN);
 		return -1;
 	}
 	if (len == 0 || s[0] != 'r') {
-		set_err(err, errlen, "quote does not start with 'r'");
+		error_set(err, errlen, "quote does not start with 'r'");
 		return -1;
 	}
 	ret = parse_parts(s, len, q, &sig, &blob, err, errlen);
@@ -283,38 +270,38 @@ static int check_signature(const struct quote *q, EVP_PKEY *ak, char *err,
 	} else if (q->sig_alg == TPM2_ALG_ECDSA && is_ec) {
 		n = ecdsa_der(&q->sig.signature.ecdsa, &der);
 		if (n <= 0) {
-			set_err(err, errlen, "signature invalid");
+			error_set(err, errlen, "signature invalid");
 			return -1;
 		}
 		sig = der;
 		siglen = (size_t)n;
 	} else {
-		set_err(err, errlen,
+		error_set(err, errlen,
 			"signature algorithm %s does not fit the AK",
 			alg_str(q->sig_alg));
 		return -1;
 	}
 	if (!md) {
-		set_err(err, errlen, "unsupported signature hash 0x%04x",
+		error_set(err, errlen, "unsupported signature hash 0x%04x",
 			q->hash_alg);
 		goto out;
 	}
 	ctx = EVP_MD_CTX_new();
 	if (!ctx || EVP_DigestVerifyInit_ex(ctx, &pctx, EVP_MD_get0_name(md),
 					    NULL, NULL, ak, NULL) != 1) {
-		set_err(err, errlen, "cannot set up signature verification");
+		error_set(err, errlen, "cannot set up signature verification");
 		goto out;
 	}
 	/* TPMs use salt = digest size, some the maximum: accept either. */
 	if (q->sig_alg == TPM2_ALG_RSAPSS &&
 	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
 	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) != 1)) {
-		set_err(err, errlen, "cannot set up RSA-PSS verification");
+		error_set(err, errlen, "cannot set up RSA-PSS verification");
 		goto out;
 	}
 	if (EVP_DigestVerify(ctx, sig, siglen, q->attest.data,
 			     q->attest.len) != 1) {
-		set_err(err, errlen, "signature invalid");
+		error_set(err, errlen, "signature invalid");
 		goto out;
 	}
 	ret = 0;
@@ -369,7 +356,7 @@ static int hash_bank(const TPMS_PCR_SELECTION *s, uint32_t mask,
 	unsigned pcr;
 
 	if (!bmd) {
-		set_err(err, errlen, "unsupported PCR bank 0x%04x", s->hash);
+		error_set(err, errlen, "unsupported PCR bank 0x%04x", s->hash);
 		return -1;
 	}
 	size = (size_t)EVP_MD_get_size(bmd);
@@ -381,18 +368,18 @@ static int hash_bank(const TPMS_PCR_SELECTION *s, uint32_t mask,
 			continue;
 		d = next_value(it);
 		if (!d) {
-			set_err(err, errlen,
+			error_set(err, errlen,
 				"PCR blob has fewer values than selected");
 			return -1;
 		}
 		if (d->size != size) {
-			set_err(err, errlen,
+			error_set(err, errlen,
 				"PCR %u value has %u bytes, %s needs %zu",
 				pcr, d->size, alg_str(s->hash), size);
 			return -1;
 		}
 		if (EVP_DigestUpdate(ctx, d->buffer, d->size) != 1) {
-			set_err(err, errlen, "hashing PCR values failed");
+			error_set(err, errlen, "hashing PCR values failed");
 			return -1;
 		}
 		memcpy(bank->value[pcr], d->buffer, size);
@@ -415,40 +402,40 @@ static int check_pcrs(const struct quote *q, struct pcr_values *v,
 	int ret = -1;
 
 	if (q->att.type != TPM2_ST_ATTEST_QUOTE) {
-		set_err(err, errlen, "attest type 0x%04x is not a quote",
+		error_set(err, errlen, "attest type 0x%04x is not a quote",
 			q->att.type);
 		return -1;
 	}
 	if (!md) {
-		set_err(err, errlen, "unsupported signature hash 0x%04x",
+		error_set(err, errlen, "unsupported signature hash 0x%04x",
 			q->hash_alg);
 		return -1;
 	}
 	if (as->count != bs->count || as->count > TPM2_NUM_PCR_BANKS) {
-		set_err(err, errlen, "PCR blob selection differs from quote");
+		error_set(err, errlen, "PCR blob selection differs from quote");
 		return -1;
 	}
 	ctx = EVP_MD_CTX_new();
 	if (!ctx || EVP_DigestInit_ex(ctx, md, NULL) != 1) {
-		set_err(err, errlen, "hashing PCR values failed");
+		error_set(err, errlen, "hashing PCR values failed");
 		goto out;
 	}
 	for (i = 0; i < as->count; i++) {
 		const TPMS_PCR_SELECTION *a = &as->pcrSelections[i];
 
 		if (sel_mask(a, &am) || sel_mask(&bs->pcrSelections[i], &bm)) {
-			set_err(err, errlen, "PCR selection beyond PCR %d",
+			error_set(err, errlen, "PCR selection beyond PCR %d",
 				QUOTE_PCR_COUNT - 1);
 			goto out;
 		}
 		if (a->hash != bs->pcrSelections[i].hash || am != bm) {
-			set_err(err, errlen,
+			error_set(err, errlen,
 				"PCR blob selection differs from quote");
 			goto out;
 		}
 		for (j = 0; j < i; j++) {
 			if (as->pcrSelections[j].hash == a->hash) {
-				set_err(err, errlen, "PCR bank %s selected twice",
+				error_set(err, errlen, "PCR bank %s selected twice",
 					alg_str(a->hash));
 				goto out;
 			}
@@ -458,16 +445,16 @@ static int check_pcrs(const struct quote *q, struct pcr_values *v,
 		v->nbanks = i + 1;
 	}
 	if (next_value(&it)) {
-		set_err(err, errlen, "PCR blob has more values than selected");
+		error_set(err, errlen, "PCR blob has more values than selected");
 		goto out;
 	}
 	if (EVP_DigestFinal_ex(ctx, dig, &dlen) != 1) {
-		set_err(err, errlen, "hashing PCR values failed");
+		error_set(err, errlen, "hashing PCR values failed");
 		goto out;
 	}
 	if (qi->pcrDigest.size != dlen ||
 	    memcmp(qi->pcrDigest.buffer, dig, dlen)) {
-		set_err(err, errlen, "PCR digest mismatch");
+		error_set(err, errlen, "PCR digest mismatch");
 		goto out;
 	}
 	ret = 0;
@@ -483,7 +470,7 @@ int quote_check_pcrs(const struct quote *q, struct pcr_values *out,
 	int ret;
 
 	if (!v) {
-		set_err(err, errlen, "out of memory");
+		error_set(err, errlen, "out of memory");
 		return -1;
 	}
 	memset(v, 0, sizeof(*v));
@@ -502,16 +489,16 @@ int quote_verify(const struct quote *q, EVP_PKEY *ak, const uint8_t *nonce,
 	if (out)
 		memset(out, 0, sizeof(*out));
 	if (!ak) {
-		set_err(err, errlen, "no AK");
+		error_set(err, errlen, "no AK");
 		return -1;
 	}
 	if (q->att.magic != TPM2_GENERATED_VALUE) {
-		set_err(err, errlen,
+		error_set(err, errlen,
 			"attest magic is not TPM_GENERATED_VALUE");
 		return -1;
 	}
 	if (q->att.type != TPM2_ST_ATTEST_QUOTE) {
-		set_err(err, errlen, "attest type 0x%04x is not a quote",
+		error_set(err, errlen, "attest type 0x%04x is not a quote",
 			q->att.type);
 		return -1;
 	}
@@ -519,7 +506,7 @@ int quote_verify(const struct quote *q, EVP_PKEY *ak, const uint8_t *nonce,
 		return -1;
 	if (q->att.extraData.size != nonce_len ||
 	    (nonce_len && memcmp(q->att.extraData.buffer, nonce, nonce_len))) {
-		set_err(err, errlen, "nonce mismatch");
+		error_set(err, errlen, "nonce mismatch");
 		return -1;
 	}
 	return quote_check_pcrs(q, out, err, errlen);
@@ -564,18 +551,18 @@ int quote_check_data_pcr(const struct pcr_values *v, uint16_t alg,
 	int n;
 
 	if (!b) {
-		set_err(err, errlen, "no %s bank in quote", alg_str(alg));
+		error_set(err, errlen, "no %s bank in quote", alg_str(alg));
 		return -1;
 	}
 	if (!(b->mask & (1u << QUOTE_DATA_PCR))) {
-		set_err(err, errlen, "PCR %d missing from quote",
+		error_set(err, errlen, "PCR %d missing from quote",
 			QUOTE_DATA_PCR);
 		return -1;
 	}
 	n = quote_data_pcr_expected(alg, data, len, want);
 	if (n < 0 || (size_t)n != b->size ||
 	    memcmp(b->value[QUOTE_DATA_PCR], want, (size_t)n)) {
-		set_err(err, errlen,
+		error_set(err, errlen,
 			"PCR %d does not match the agent's public key",
 			QUOTE_DATA_PCR);
 		return -1;

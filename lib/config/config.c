@@ -17,6 +17,7 @@
 #include "config/toml.h"
 #include "util/buf.h"
 #include "util/file.h"
+#include "util/log.h"
 #include "util/secure.h"
 
 struct config_value {
@@ -914,4 +915,26 @@ void config_help(const struct config_program *prog, FILE *out)
 	     "or malformed file. The message names the source: the option, "
 	     "the environment variable, or the file and line.");
 	fprintf(out, "\nVERSION\n       %s %s\n", prog->name, ASSAY_VERSION);
+}
+
+int config_start(const struct config_program *prog, int argc, char **argv,
+		 struct config **out)
+{
+	char err[512];
+	enum log_level level;
+	int r = config_load(prog, argc, argv, out, err, sizeof err);
+	if (r < 0)
+		fprintf(stderr, "%s: %s\n", prog->name, err);
+	if (r != 0)
+		return r;
+	const char *s = config_str(*out, "log_level");
+	if (log_level_parse(s, &level) < 0) {
+		fprintf(stderr, "%s: log_level: '%s' is not one of error, warn, "
+			"info, debug\n", prog->name, s);
+		config_free(*out);
+		*out = NULL;
+		return -1;
+	}
+	log_init(prog->name, level);
+	return 0;
 }

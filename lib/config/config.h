@@ -81,6 +81,14 @@ const char *config_source(const struct config *cfg, const char *name);
 /* The file that was read, or NULL. */
 const char *config_file(const struct config *cfg);
 
+/* What every program's main() does first: config_load, errors printed as
+ * "<program>: <message>", then the "log_level" option (which the program's
+ * table must declare) checked and the log set up. Returns 0 to go on, 1
+ * when the program should exit 0 (--help, --version), -1 when it should
+ * exit 2. */
+int config_start(const struct config_program *prog, int argc, char **argv,
+		 struct config **out);
+
 /* The manual page that --help prints. */
 void config_help(const struct config_program *prog, FILE *out);
 

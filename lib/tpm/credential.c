@@ -23,20 +23,7 @@
 #include <openssl/rsa.h>
 
 #include "util/secure.h"
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "util/error.h"
 
 /* "IDENTITY" with its NUL: the TPM hashes the terminator into both the
  * OAEP label and KDFe's Use field. */
@@ -151,7 +138,7 @@ static int seed_rsa(const struct tpm_public *ek, const EVP_MD *md,
 	int ret = -1;
 
 	if (RAND_priv_bytes(seed, (int)hlen) != 1) {
-		set_err(err, errlen, "no random bytes for the seed");
+		error_set(err, errlen, "no random bytes for the seed");
 		return -1;
 	}
 	params[0] = OSSL_PARAM_construct_utf8_string(
@@ -171,7 +158,7 @@ static int seed_rsa(const struct tpm_public *ek, const EVP_MD *md,
 	    EVP_PKEY_encrypt(ctx, NULL, &need, seed, hlen) != 1 ||
 	    need > *slen ||
 	    EVP_PKEY_encrypt(ctx, secret, slen, seed, hlen) != 1) {
-		set_err(err, errlen, "RSA-OAEP encryption of the seed failed");
+		error_set(err, errlen, "RSA-OAEP encryption of the seed failed");
 		goto out;
 	}
 	ret = 0;
@@ -199,25 +186,25 @@ static int seed_ecc(const struct tpm_public *ek, uint8_t *seed, size_t hlen,
 	    EVP_PKEY_get_octet_string_param(eph, OSSL_PKEY_PARAM_PUB_KEY,
 		pt, sizeof(pt), &ptlen) != 1 ||
 	    ptlen < 3 || pt[0] != 0x04 || ptlen % 2 != 1) {
-		set_err(err, errlen, "ephemeral ECC key generation failed");
+		error_set(err, errlen, "ephemeral ECC key generation failed");
 		goto out;
 	}
 	c = (ptlen - 1) / 2;
 	if (4 + 2 * c > *slen) {
-		set_err(err, errlen, "ECC point does not fit the secret");
+		error_set(err, errlen, "ECC point does not fit the secret");
 		goto out;
 	}
 	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, eph, NULL);
 	if (!ctx || EVP_PKEY_derive_init(ctx) != 1 ||
 	    EVP_PKEY_derive_set_peer(ctx, ek->pkey) != 1 ||
 	    EVP_PKEY_derive(ctx, z, &zlen) != 1) {
-		set_err(err, errlen, "ECDH with the EK failed");
+		error_set(err, errlen, "ECDH with the EK failed");
 		goto out;
 	}
 	/* partyVInfo is the EK's x exactly as the TPM stores it. */
 	if (tpm_kdfe(ek->area.nameAlg, z, zlen, identity_label, pt + 1, c,
 		     ek_x->buffer, ek_x->size, seed, hlen) != 0) {
-		set_err(err, errlen, "KDFe failed");
+		error_set(err, errlen, "KDFe failed");
 		goto out;
 	}
 	/* TPMS_ECC_POINT: TPM2B x, TPM2B y. */
@@ -315,23 +302,23 @@ int tpm_credential_make(const struct tpm_public *ek, const uint8_t *name,
 	memset(&w, 0, sizeof(w));
 	if (!ek->pkey || !md ||
 	    (a->type != TPM2_ALG_RSA && a->type != TPM2_ALG_ECC)) {
-		set_err(err, errlen, "EK is not a parsed RSA or ECC key");
+		error_set(err, errlen, "EK is not a parsed RSA or ECC key");
 		return -1;
 	}
 	cipher = ek_cipher(a, &key_len);
 	if (!cipher) {
-		set_err(err, errlen, "EK symmetric algorithm is not AES-CFB");
+		error_set(err, errlen, "EK symmetric algorithm is not AES-CFB");
 		return -1;
 	}
 	hlen = (size_t)EVP_MD_get_size(md);
 	if (!name || name_len < 2 || name_len > sizeof(TPMU_NAME)) {
-		set_err(err, errlen, "object Name must be 2 to %zu bytes",
+		error_set(err, errlen, "object Name must be 2 to %zu bytes",
 			sizeof(TPMU_NAME));
 		return -1;
 	}
 	/* The credential travels as a TPM2B_DIGEST of the EK's nameAlg. */
 	if (!cred || cred_len == 0 || cred_len > hlen) {
-		set_err(err, errlen, "credential must be 1 to %zu bytes",
+		error_set(err, errlen, "credential must be 1 to %zu bytes",
 			hlen);
 		return -1;
 	}
@@ -348,7 +335,7 @@ int tpm_credential_make(const struct tpm_public *ek, const uint8_t *name,
 		     NULL, 0, w.sym_key, key_len) ||
 	    tpm_kdfa(a->nameAlg, w.seed, hlen, "INTEGRITY", NULL, 0, NULL, 0,
 		     w.hmac_key, hlen)) {
-		set_err(err, errlen, "KDFa failed");
+		error_set(err, errlen, "KDFa failed");
 		goto out;
 	}
 	w.plain[0] = (uint8_t)(cred_len >> 8);
@@ -356,7 +343,7 @@ int tpm_credential_make(const struct tpm_public *ek, const uint8_t *name,
 	memcpy(w.plain + 2, cred, cred_len);
 	enc_len = 2 + cred_len;
 	if (cfb_encrypt(cipher, w.sym_key, w.plain, enc_len, w.enc)) {
-		set_err(err, errlen, "AES-CFB encryption failed");
+		error_set(err, errlen, "AES-CFB encryption failed");
 		goto out;
 	}
 	memcpy(w.mac_in, w.enc, enc_len);
@@ -364,11 +351,11 @@ int tpm_credential_make(const struct tpm_public *ek, const uint8_t *name,
 	if (!EVP_Q_mac(NULL, "HMAC", NULL, EVP_MD_get0_name(md), NULL,
 		       w.hmac_key, hlen, w.mac_in, enc_len + name_len,
 		       w.hmac, sizeof(w.hmac), &mlen) || mlen != hlen) {
-		set_err(err, errlen, "HMAC failed");
+		error_set(err, errlen, "HMAC failed");
 		goto out;
 	}
 	if (write_blob(out, &w, hlen, enc_len, slen)) {
-		set_err(err, errlen, "out of memory");
+		error_set(err, errlen, "out of memory");
 		out->len = old_len;
 		if (out->data)
 			out->data[old_len] = 0;
@@ -394,15 +381,15 @@ int tpm_credential_parse(const uint8_t *p, size_t n, TPM2B_ID_OBJECT *id,
 	magic = cursor_be32(&c);
 	version = cursor_be32(&c);
 	if (c.err) {
-		set_err(err, errlen, "credential blob truncated in header");
+		error_set(err, errlen, "credential blob truncated in header");
 		return -1;
 	}
 	if (magic != TPM_CREDENTIAL_MAGIC) {
-		set_err(err, errlen, "credential blob magic 0x%08x", magic);
+		error_set(err, errlen, "credential blob magic 0x%08x", magic);
 		return -1;
 	}
 	if (version != TPM_CREDENTIAL_VERSION) {
-		set_err(err, errlen, "credential blob version %u", version);
+		error_set(err, errlen, "credential blob version %u", version);
 		return -1;
 	}
 	idlen = cursor_be16(&c);
@@ -410,17 +397,17 @@ int tpm_credential_parse(const uint8_t *p, size_t n, TPM2B_ID_OBJECT *id,
 	slen = cursor_be16(&c);
 	sp = cursor_bytes(&c, slen);
 	if (c.err || !idp || !sp) {
-		set_err(err, errlen, "credential blob truncated");
+		error_set(err, errlen, "credential blob truncated");
 		return -1;
 	}
 	if (c.left) {
-		set_err(err, errlen, "credential blob has %zu extra bytes",
+		error_set(err, errlen, "credential blob has %zu extra bytes",
 			c.left);
 		return -1;
 	}
 	if (idlen == 0 || idlen > sizeof(id->credential) ||
 	    slen == 0 || slen > sizeof(secret->secret)) {
-		set_err(err, errlen, "credential blob part sizes out of range");
+		error_set(err, errlen, "credential blob part sizes out of range");
 		return -1;
 	}
 	id->size = idlen;

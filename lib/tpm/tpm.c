@@ -15,8 +15,10 @@
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
+#include "tpm/tpm_public.h"
 #include "util/log.h"
 #include "util/secure.h"
+#include "util/error.h"
 
 struct tpm {
 	ESYS_CONTEXT *ctx;
@@ -132,17 +134,6 @@ static const char *tpm_alg_str(TPM2_ALG_ID alg)
 	return s ? s : "unknown algorithm";
 }
 
-static const EVP_MD *tpm_evp_md(TPM2_ALG_ID hash)
-{
-	switch (hash) {
-	case TPM2_ALG_SHA1: return EVP_sha1();
-	case TPM2_ALG_SHA256: return EVP_sha256();
-	case TPM2_ALG_SHA384: return EVP_sha384();
-	case TPM2_ALG_SHA512: return EVP_sha512();
-	default: return NULL;
-	}
-}
-
 /* ---- context ---- */
 
 /* Reads one fixed TPM property (TPM2_CAP_TPM_PROPERTIES). */
@@ -170,20 +161,6 @@ static int tpm_property(struct tpm *t, TPM2_PT prop, uint32_t *value)
 	return ret;
 }
 
-static void tpm_open_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void tpm_open_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 struct tpm *tpm_open(const char *tcti, char *err, size_t errlen)
 {
 	const char *name = tcti ? tcti : "(default TCTI)";
@@ -193,19 +170,19 @@ struct tpm *tpm_open(const char *tcti, char *err, size_t errlen)
 
 	t = calloc(1, sizeof(*t));
 	if (!t) {
-		tpm_open_err(err, errlen, "out of memory");
+		error_set(err, errlen, "out of memory");
 		return NULL;
 	}
 	rc = Tss2_TctiLdr_Initialize(tcti, &t->tcti);
 	if (rc) {
-		tpm_open_err(err, errlen, "TCTI %s: %s (0x%08x)", name,
+		error_set(err, errlen, "TCTI %s: %s (0x%08x)", name,
 			     Tss2_RC_Decode(rc), (unsigned)rc);
 		free(t);
 		return NULL;
 	}
 	rc = Esys_Initialize(&t->ctx, t->tcti, NULL);
 	if (rc) {
-		tpm_open_err(err, errlen, "Esys_Initialize on %s: %s (0x%08x)",
+		error_set(err, errlen, "Esys_Initialize on %s: %s (0x%08x)",
 			     name, Tss2_RC_Decode(rc), (unsigned)rc);
 		Tss2_TctiLdr_Finalize(&t->tcti);
 		free(t);
@@ -214,7 +191,7 @@ struct tpm *tpm_open(const char *tcti, char *err, size_t errlen)
 	/* Talk to the TPM once so that a dead TCTI fails here, with the
 	 * connection named, rather than at the first real command. */
 	if (tpm_property(t, TPM2_PT_FAMILY_INDICATOR, &family) < 0) {
-		tpm_open_err(err, errlen, "TPM on %s does not answer: %s",
+		error_set(err, errlen, "TPM on %s does not answer: %s",
 			     name, t->err);
 		tpm_close(t);
 		return NULL;
@@ -551,7 +528,7 @@ static int tpm_ak_template(struct tpm *t, TPM2_ALG_ID hash, TPM2_ALG_ID sign,
 	TPMT_PUBLIC *p = &pub->publicArea;
 
 	memset(pub, 0, sizeof(*pub));
-	if (!tpm_evp_md(hash)) {
+	if (!tpm_alg_md(hash)) {
 		tpm_seterr(t, "AK: unsupported hash algorithm %s (0x%04x)",
 			   tpm_alg_str(hash), hash);
 		return -1;
@@ -755,7 +732,7 @@ static int tpm_pcr_selection(struct tpm *t, uint32_t mask, TPM2_ALG_ID bank,
 			   "and at least one", mask, TPM_PCR_COUNT - 1);
 		return -1;
 	}
-	if (!tpm_evp_md(bank)) {
+	if (!tpm_alg_md(bank)) {
 		tpm_seterr(t, "PCR bank %s (0x%04x) not supported",
 			   tpm_alg_str(bank), bank);
 		return -1;
@@ -897,7 +874,7 @@ int tpm_pcr_read(struct tpm *t, uint32_t pcr_mask, TPM2_ALG_ID bank,
 static int tpm_pcrs_digest(struct tpm *t, const struct tpm_pcrs *p,
 			   TPM2_ALG_ID hash, uint8_t *md, unsigned *mdlen)
 {
-	const EVP_MD *type = tpm_evp_md(hash);
+	const EVP_MD *type = tpm_alg_md(hash);
 	EVP_MD_CTX *ctx;
 	unsigned i;
 	int ok;

@@ -1,5 +1,6 @@
 /* tpm_public: TPM2B_PUBLIC parsing, keys and Names. */
 #include "tpm/tpm_public.h"
+#include "util/error.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -11,20 +12,6 @@
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
 #include <tss2/tss2_mu.h>
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 const EVP_MD *tpm_alg_md(uint16_t alg)
 {
@@ -76,18 +63,18 @@ static EVP_PKEY *rsa_from_area(const TPMT_PUBLIC *a, char *err,
 
 	if (parms->keyBits < 1024 || parms->keyBits % 8 ||
 	    parms->keyBits / 8 > sizeof(mod->buffer)) {
-		set_err(err, errlen, "unsupported RSA key size %u bits",
+		error_set(err, errlen, "unsupported RSA key size %u bits",
 			parms->keyBits);
 		return NULL;
 	}
 	if (mod->size != parms->keyBits / 8) {
-		set_err(err, errlen,
+		error_set(err, errlen,
 			"RSA modulus is %u bytes, keyBits says %u bits",
 			mod->size, parms->keyBits);
 		return NULL;
 	}
 	if (exp < 3 || !(exp & 1)) {
-		set_err(err, errlen, "invalid RSA exponent %u", exp);
+		error_set(err, errlen, "invalid RSA exponent %u", exp);
 		return NULL;
 	}
 	n = BN_bin2bn(mod->buffer, mod->size, NULL);
@@ -97,12 +84,12 @@ static EVP_PKEY *rsa_from_area(const TPMT_PUBLIC *a, char *err,
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) ||
 	    !(params = OSSL_PARAM_BLD_to_param(bld))) {
-		set_err(err, errlen, "out of memory");
+		error_set(err, errlen, "out of memory");
 		goto out;
 	}
 	pkey = pkey_fromdata("RSA", params);
 	if (!pkey)
-		set_err(err, errlen, "OpenSSL rejected the RSA key");
+		error_set(err, errlen, "OpenSSL rejected the RSA key");
 out:
 	OSSL_PARAM_free(params);
 	OSSL_PARAM_BLD_free(bld);
@@ -135,12 +122,12 @@ static EVP_PKEY *ecc_from_area(const TPMT_PUBLIC *a, char *err,
 		if (tpm_curves[i].id == a->parameters.eccDetail.curveID)
 			c = &tpm_curves[i];
 	if (!c) {
-		set_err(err, errlen, "unsupported ECC curve 0x%04x",
+		error_set(err, errlen, "unsupported ECC curve 0x%04x",
 			a->parameters.eccDetail.curveID);
 		return NULL;
 	}
 	if (q->x.size > c->size || q->y.size > c->size) {
-		set_err(err, errlen, "ECC point coordinate longer than %s",
+		error_set(err, errlen, "ECC point coordinate longer than %s",
 			c->group);
 		return NULL;
 	}
@@ -156,7 +143,7 @@ static EVP_PKEY *ecc_from_area(const TPMT_PUBLIC *a, char *err,
 	params[2] = OSSL_PARAM_construct_end();
 	pkey = pkey_fromdata("EC", params);
 	if (!pkey)
-		set_err(err, errlen, "ECC point is not on curve %s", c->group);
+		error_set(err, errlen, "ECC point is not on curve %s", c->group);
 	return pkey;
 }
 
@@ -197,12 +184,12 @@ int tpm_public_parse(const uint8_t *p, size_t n, struct tpm_public *pub,
 
 	memset(pub, 0, sizeof(*pub));
 	if (!p || n < 2) {
-		set_err(err, errlen, "TPM2B_PUBLIC truncated");
+		error_set(err, errlen, "TPM2B_PUBLIC truncated");
 		return -1;
 	}
 	size = (size_t)p[0] << 8 | p[1];
 	if (size == 0 || size != n - 2) {
-		set_err(err, errlen,
+		error_set(err, errlen,
 			"TPM2B_PUBLIC size %zu does not match its %zu bytes",
 			size, n - 2);
 		return -1;
@@ -211,18 +198,18 @@ int tpm_public_parse(const uint8_t *p, size_t n, struct tpm_public *pub,
 	 * let the inner structure run past the declared size. */
 	rc = Tss2_MU_TPMT_PUBLIC_Unmarshal(p + 2, size, &off, &pub->area);
 	if (rc != TSS2_RC_SUCCESS) {
-		set_err(err, errlen, "malformed TPMT_PUBLIC (tss2 rc 0x%x)",
+		error_set(err, errlen, "malformed TPMT_PUBLIC (tss2 rc 0x%x)",
 			(unsigned)rc);
 		goto fail;
 	}
 	if (off != size) {
-		set_err(err, errlen, "TPMT_PUBLIC followed by %zu extra bytes",
+		error_set(err, errlen, "TPMT_PUBLIC followed by %zu extra bytes",
 			size - off);
 		goto fail;
 	}
 	md = tpm_alg_md(pub->area.nameAlg);
 	if (!md) {
-		set_err(err, errlen, "unsupported nameAlg 0x%04x",
+		error_set(err, errlen, "unsupported nameAlg 0x%04x",
 			pub->area.nameAlg);
 		goto fail;
 	}
@@ -231,7 +218,7 @@ int tpm_public_parse(const uint8_t *p, size_t n, struct tpm_public *pub,
 	pub->name[0] = (uint8_t)(pub->area.nameAlg >> 8);
 	pub->name[1] = (uint8_t)pub->area.nameAlg;
 	if (EVP_Digest(p + 2, size, pub->name + 2, &dlen, md, NULL) != 1) {
-		set_err(err, errlen, "hashing the public area failed");
+		error_set(err, errlen, "hashing the public area failed");
 		goto fail;
 	}
 	pub->name_len = 2 + dlen;
@@ -244,14 +231,14 @@ int tpm_public_parse(const uint8_t *p, size_t n, struct tpm_public *pub,
 		pub->pkey = ecc_from_area(&pub->area, err, errlen);
 		break;
 	default:
-		set_err(err, errlen, "unsupported key type 0x%04x",
+		error_set(err, errlen, "unsupported key type 0x%04x",
 			pub->area.type);
 		goto fail;
 	}
 	if (!pub->pkey)
 		goto fail;
 	if (!pkey_public_ok(pub->pkey)) {
-		set_err(err, errlen, "public key fails OpenSSL's checks");
+		error_set(err, errlen, "public key fails OpenSSL's checks");
 		goto fail;
 	}
 	return 0;
@@ -277,16 +264,16 @@ int tpm_public_cert_matches(const struct tpm_public *pub, const uint8_t *der,
 	int ret = -1;
 
 	if (!pub->pkey) {
-		set_err(err, errlen, "no TPM key");
+		error_set(err, errlen, "no TPM key");
 		return -1;
 	}
 	if (!der || n == 0 || n > LONG_MAX) {
-		set_err(err, errlen, "empty certificate");
+		error_set(err, errlen, "empty certificate");
 		return -1;
 	}
 	x = d2i_X509(NULL, &q, (long)n);
 	if (!x) {
-		set_err(err, errlen, "certificate is not valid DER X.509");
+		error_set(err, errlen, "certificate is not valid DER X.509");
 		return -1;
 	}
 	/* NV indices are often larger than the certificate they hold and
@@ -294,17 +281,17 @@ int tpm_public_cert_matches(const struct tpm_public *pub, const uint8_t *der,
 	for (rest = q; rest < der + n && *rest == 0; rest++)
 		;
 	if (rest != der + n) {
-		set_err(err, errlen, "certificate followed by %zu extra bytes",
+		error_set(err, errlen, "certificate followed by %zu extra bytes",
 			(size_t)(der + n - q));
 		goto out;
 	}
 	ck = X509_get0_pubkey(x);
 	if (!ck) {
-		set_err(err, errlen, "certificate public key is unreadable");
+		error_set(err, errlen, "certificate public key is unreadable");
 		goto out;
 	}
 	if (EVP_PKEY_eq(ck, pub->pkey) != 1) {
-		set_err(err, errlen,
+		error_set(err, errlen,
 			"certificate public key does not match the TPM key");
 		goto out;
 	}
@@ -332,13 +319,13 @@ int tpm_public_check_ak(const struct tpm_public *pub, char *err,
 
 	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
 		if (!(attr & need[i].bit)) {
-			set_err(err, errlen, "AK attribute %s is not set",
+			error_set(err, errlen, "AK attribute %s is not set",
 				need[i].name);
 			return -1;
 		}
 	}
 	if (attr & TPMA_OBJECT_DECRYPT) {
-		set_err(err, errlen, "AK must not be a decryption key");
+		error_set(err, errlen, "AK must not be a decryption key");
 		return -1;
 	}
 	return 0;

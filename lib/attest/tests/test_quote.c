@@ -29,8 +29,8 @@
 #include <tss2/tss2_mu.h>
 
 #include "attest/quote.h"
-#include "attest/tests/tpm2tools.h"
-#include "attest/tests/tpub.h"
+#include "tests/lib/tpm2tools.h"
+#include "tests/lib/tpub.h"
 #include "tpm/tpm.h"
 #include "tpm/tpm_public.h"
 #include "util/buf.h"

@@ -23,8 +23,8 @@
 #include <openssl/rsa.h>
 #include <tss2/tss2_mu.h>
 
-#include "attest/tests/tpm2tools.h"
-#include "attest/tests/tpub.h"
+#include "tests/lib/tpm2tools.h"
+#include "tests/lib/tpub.h"
 #include "tpm/credential.h"
 #include "tpm/tpm.h"
 #include "tpm/tpm_public.h"

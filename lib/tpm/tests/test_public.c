@@ -10,7 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "attest/tests/tpub.h"
+#include "tests/lib/tpub.h"
 #include "tpm/tpm_public.h"
 #include "util/buf.h"
 #include "util/check.h"
