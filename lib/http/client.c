@@ -228,10 +228,13 @@ int http_fetch(const struct http_client_config *cfg, const char *method,
 	evhttp_request_set_error_cb(req, on_error);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	evhttp_add_header(h, "Host", host);
-	evhttp_add_header(h, "Content-Type", "application/json");
 	evhttp_add_header(h, "Connection", "close");
-	if (body)
+	/* Only with a body: Keylime's servers try to parse any request that
+	 * claims JSON, and fail on an empty one. */
+	if (body) {
+		evhttp_add_header(h, "Content-Type", "application/json");
 		evbuffer_add(evhttp_request_get_output_buffer(req), body, body_len);
+	}
 	if (evhttp_make_request(conn, req, method_type(method), target) < 0) {
 		snprintf(err, errlen, "%s: cannot send the request", url);
 		goto out;
