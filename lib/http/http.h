@@ -5,9 +5,9 @@
  * and fill in a response; request bodies are bounded by max_body before a
  * handler ever sees them (larger ones get 413 from evhttp).
  *
- * Client: evhttp too, blocking (its own short event loop per fetch), with a
- * bounded response size and a timeout. The first fetch sets SIGPIPE to be
- * ignored: a peer closing mid-write must be an error, not a dead process. */
+ * Client: evhttp too, asynchronous with connection reuse and pinned peer
+ * certificates, or blocking (http_fetch). The first client sets SIGPIPE to
+ * be ignored: a peer closing mid-write must be an error, not death. */
 #ifndef ASSAY_HTTP_HTTP_H
 #define ASSAY_HTTP_HTTP_H
 
@@ -83,6 +83,40 @@ void http_reply(struct http_response *resp, int code, const char *status,
  * precise message and returns NULL. */
 json_t *http_body_json(struct http_request *req, struct http_response *resp);
 
+/* An asynchronous client on an event loop, keeping one connection per
+ * peer for reuse. tls (may be NULL for plain HTTP only) gives our client
+ * certificate and the CA peers are checked against when not pinned. */
+struct http_client;
+
+struct http_client *http_client_new(struct event_base *base,
+				    const struct http_tls *tls, char *err,
+				    size_t errlen);
+/* Drops every connection; callbacks of requests in flight do not run. */
+void http_client_free(struct http_client *c);
+/* Open connections (for tests and metrics). */
+size_t http_client_connections(const struct http_client *c);
+
+struct http_call {
+	const char *method;	/* GET, POST, PUT, DELETE */
+	const char *url;
+	const void *body;	/* JSON, or NULL */
+	size_t body_len;
+	X509 *pinned;		/* trust exactly this server certificate */
+	int verify_host;	/* without a pin: check the name too */
+	long timeout_ms;
+	size_t max_response;
+};
+
+/* status is the HTTP status, or -1 with err saying why no answer came.
+ * body is valid during the call only. */
+typedef void (*http_done_fn)(int status, struct buf *body, const char *err,
+			     void *arg);
+
+/* Queues a request; done runs later on the loop, exactly once, unless the
+ * client is freed first. Returns -1 with err when nothing was queued. */
+int http_client_send(struct http_client *c, const struct http_call *call,
+		     http_done_fn done, void *arg, char *err, size_t errlen);
+
 struct http_client_config {
 	const struct http_tls *tls;	/* NULL: plain HTTP */
 	int verify_host;	/* check the server name against its certificate */
@@ -90,8 +124,9 @@ struct http_client_config {
 	size_t max_response;
 };
 
-/* Sends one request. Returns the HTTP status, or -1 with err set when no
- * response came (connection refused, TLS failure, timeout, too large). */
+/* Blocking: sends one request on a private loop. Returns the HTTP status,
+ * or -1 with err set when no response came (connection refused, TLS
+ * failure, timeout, too large). */
 int http_fetch(const struct http_client_config *cfg, const char *method,
 	       const char *url, const void *body, size_t body_len,
 	       struct buf *response, char *err, size_t errlen);

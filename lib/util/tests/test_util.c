@@ -1,5 +1,6 @@
 /* Unit tests for lib/util. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include "util/check.h"
 #include "util/encode.h"
 #include "util/file.h"
+#include "util/map.h"
 #include "util/secure.h"
 #include "util/zip.h"
 
@@ -202,8 +204,36 @@ static void test_zip(void)
 	buf_free(&back);
 }
 
+static void sum_values(const char *key, void *value, void *arg)
+{
+	*(long *)arg += (long)(intptr_t)value;
+}
+
+static void test_map(void)
+{
+	struct map *m = map_new();
+	char key[32];
+	for (long i = 1; i <= 5000; i++) {
+		snprintf(key, sizeof key, "agent-%ld", i);
+		CHECK_INT(map_put(m, key, (void *)(intptr_t)i), 0);
+	}
+	CHECK_INT(map_len(m), 5000);
+	CHECK_INT((intptr_t)map_get(m, "agent-4321"), 4321);
+	CHECK(map_get(m, "agent-0") == NULL);
+	CHECK_INT(map_put(m, "agent-7", (void *)(intptr_t)70), 0);
+	CHECK_INT(map_len(m), 5000);
+	CHECK_INT((intptr_t)map_del(m, "agent-7"), 70);
+	CHECK(map_del(m, "agent-7") == NULL);
+	CHECK_INT(map_len(m), 4999);
+	long sum = 0;
+	map_each(m, sum_values, &sum);
+	CHECK_INT(sum, 5000L * 5001 / 2 - 7);
+	map_free(m);
+}
+
 int main(void)
 {
+	test_map();
 	test_zip();
 	test_b64_roundtrip();
 	test_b64_rejects();
