@@ -186,9 +186,10 @@ static int pss_setup(EVP_MD_CTX *mctx, EVP_PKEY *key, int sign)
 	if (r != 1 ||
 	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1)
 		return -1;
-	/* Keylime signs with salt length = digest length and verifies with
-	 * "auto"; we sign the same way and accept any salt when verifying. */
-	if (EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, sign ? RSA_PSS_SALTLEN_DIGEST
+	/* Keylime signs with the maximum salt length and its Rust agent
+	 * verifies expecting exactly that; we sign the same way and accept any
+	 * salt length when verifying. */
+	if (EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, sign ? RSA_PSS_SALTLEN_MAX
 						  : RSA_PSS_SALTLEN_AUTO) != 1)
 		return -1;
 	return 0;
