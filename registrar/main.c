@@ -22,6 +22,7 @@ static const struct config_option options[] = {
 	{ "port", CONFIG_INT, "8890", "Agent port (HTTP): registration and activation.", 1, 65535 },
 	{ "tls_port", CONFIG_INT, "8891", "Admin port (HTTPS, mutual TLS): list, show, delete.", 1, 65535 },
 	{ "state_dir", CONFIG_PATH, "/var/lib/assay/registrar", "Directory for the database and generated TLS files.", 0, 0 },
+	{ "tls_dir", CONFIG_PATH, NULL, "Where a local CA and certificates are made when none are configured (default: STATE_DIR/tls); share it with the verifier for one CA.", 0, 0 },
 	{ "database", CONFIG_PATH, NULL, "SQLite database file (default: STATE_DIR/registrar.sqlite).", 0, 0 },
 	{ "server_cert", CONFIG_PATH, NULL, "TLS certificate of the admin port (default: generated in STATE_DIR/tls).", 0, 0 },
 	{ "server_key", CONFIG_PATH, NULL, "Private key of server_cert (mode 0600).", 0, 0 },
@@ -76,7 +77,10 @@ int main(int argc, char **argv)
 
 	const char *state = config_str(cfg, "state_dir");
 	char tls_dir[PATH_MAX], db[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX];
-	snprintf(tls_dir, sizeof tls_dir, "%s/tls", state);
+	if (config_isset(cfg, "tls_dir"))
+		snprintf(tls_dir, sizeof tls_dir, "%s", config_str(cfg, "tls_dir"));
+	else
+		snprintf(tls_dir, sizeof tls_dir, "%s/tls", state);
 	path_in(db, sizeof db, config_str(cfg, "database"), state, "registrar.sqlite");
 	path_in(cert, sizeof cert, config_str(cfg, "server_cert"), tls_dir, PKI_SERVER_CERT);
 	path_in(key, sizeof key, config_str(cfg, "server_key"), tls_dir, PKI_SERVER_KEY);

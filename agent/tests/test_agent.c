@@ -16,7 +16,7 @@
 
 #include "attest/quote.h"
 #include "crypto/crypto.h"
-#include "tests/lib/daemon.h"
+#include "tests/lib/deploy.h"
 #include "tests/lib/swtpm.h"
 #include "tpm/tpm_public.h"
 #include "util/check.h"
@@ -24,49 +24,7 @@
 #include "util/file.h"
 #include "util/zip.h"
 
-static char dir[] = "/tmp/assay-agent-test-XXXXXX";
-static char reg_dir[64], tls[80], ca[100], cli_cert[100], cli_key[100];
-static int reg_port, reg_tls_port;
-
-struct node {
-	char name[16], dir[320], tpm_dir[340], tcti[128], log[340], ima[340];
-	char uuid[128];
-	int port;
-	pid_t pid;
-};
-
-static int fetch(int port, int tls_on, const char *method, const char *path,
-		 const char *body, struct buf *out)
-{
-	char url[600], err[256];
-	struct http_tls t = { cli_cert, cli_key, ca };
-	struct http_client_config cfg = { tls_on ? &t : NULL, 0, 20000, 32 << 20 };
-	snprintf(url, sizeof url, "%s://127.0.0.1:%d%s", tls_on ? "https" : "http",
-		 port, path);
-	buf_reset(out);
-	int st = http_fetch(&cfg, method, url, body, body ? strlen(body) : 0, out,
-			    err, sizeof err);
-	if (st < 0)
-		printf("  (%s %s: %s)\n", method, path, err);
-	return st;
-}
-
-/* The agent's certificate is self-signed: trust it by pinning it. */
-static int agent_fetch(struct node *n, const char *method, const char *path,
-		       const char *body, struct buf *out)
-{
-	char url[600], err[256], pin[400];
-	snprintf(pin, sizeof pin, "%s/server-cert.crt", n->dir);
-	struct http_tls t = { cli_cert, cli_key, pin };
-	struct http_client_config cfg = { &t, 0, 20000, 32 << 20 };
-	snprintf(url, sizeof url, "https://127.0.0.1:%d%s", n->port, path);
-	buf_reset(out);
-	int st = http_fetch(&cfg, method, url, body, body ? strlen(body) : 0, out,
-			    err, sizeof err);
-	if (st < 0)
-		printf("  (%s %s: %s)\n", method, path, err);
-	return st;
-}
+static struct deploy D;
 
 static json_t *results(struct buf *out)
 {
@@ -76,87 +34,12 @@ static json_t *results(struct buf *out)
 	return r;
 }
 
-static void start_registrar(pid_t *pid)
-{
-	char p[16], tp[16], log[340];
-	snprintf(p, sizeof p, "%d", reg_port);
-	snprintf(tp, sizeof tp, "%d", reg_tls_port);
-	snprintf(log, sizeof log, "%s/registrar.log", dir);
-	char *argv[] = { (char *)daemon_program("registrar/assay-registrar"),
-			 "--port", p, "--tls-port", tp, "--state-dir", reg_dir,
-			 geteuid() == 0 ? "--user" : NULL, "nobody", NULL };
-	*pid = daemon_start(argv, log);
-	char url[128];
-	struct http_client_config c = { NULL, 0, 1000, 1 << 16 };
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/version", reg_port);
-	CHECK_INT(daemon_wait_http(&c, url, 10000), 0);
-}
-
-static int start_agent(struct node *n, const char *sign, const char *enc)
-{
-	char p[16], rp[16];
-	snprintf(p, sizeof p, "%d", n->port);
-	snprintf(rp, sizeof rp, "%d", reg_port);
-	char *argv[] = { (char *)daemon_program("agent/assay-agent"),
-			 "--uuid", n->uuid, "--port", p, "--contact-port", p,
-			 "--registrar-port", rp, "--tcti", n->tcti,
-			 "--state-dir", n->dir, "--trusted-client-ca", ca,
-			 "--ima-ml-path", n->ima,
-			 "--measuredboot-ml-path", getenv("UEFI_LOG") ? getenv("UEFI_LOG") : "/nonexistent",
-			 "--tpm-signing-alg", (char *)sign, "--tpm-encryption-alg", (char *)enc,
-			 "--registration-delay-ms", "200", "--log-level", "debug",
-			 geteuid() == 0 ? "--run-as" : NULL, "nobody", NULL };
-	n->pid = daemon_start(argv, n->log);
-	/* Up once the API answers (registration happens before). */
-	struct buf out = BUF_INIT;
-	for (int i = 0; i < 200; i++) {
-		char url[128], err[128], pin[400];
-		snprintf(pin, sizeof pin, "%s/server-cert.crt", n->dir);
-		struct http_tls t = { cli_cert, cli_key, pin };
-		struct http_client_config c = { &t, 0, 1000, 1 << 16 };
-		snprintf(url, sizeof url, "https://127.0.0.1:%d/version", n->port);
-		buf_reset(&out);
-		if (access(pin, R_OK) == 0 &&
-		    http_fetch(&c, "GET", url, NULL, 0, &out, err, sizeof err) == 200) {
-			buf_free(&out);
-			return 0;
-		}
-		struct timespec ts = { 0, 100 * 1000000L };
-		nanosleep(&ts, NULL);
-	}
-	buf_free(&out);
-	return -1;
-}
-
-static int node_init(struct node *n, const char *name, const char *uuid)
-{
-	snprintf(n->name, sizeof n->name, "%s", name);
-	snprintf(n->uuid, sizeof n->uuid, "%s", uuid);
-	snprintf(n->dir, sizeof n->dir, "%s/%s", dir, name);
-	snprintf(n->tpm_dir, sizeof n->tpm_dir, "%s/%s-tpm", dir, name);
-	snprintf(n->log, sizeof n->log, "%s/%s.log", dir, name);
-	snprintf(n->ima, sizeof n->ima, "%s/%s-ima", dir, name);
-	n->port = daemon_free_port();
-	file_mkdirs(n->tpm_dir, 0700);
-	/* The agent reads the IMA log as its (unprivileged) self. */
-	const char *fx = getenv("ASSAY_FIXTURES");
-	char src[PATH_MAX];
-	struct buf ima = BUF_INIT;
-	snprintf(src, sizeof src, "%s/keylime/ima/ascii_runtime_measurements", fx ? fx : ".");
-	if (file_read(src, 16 << 20, &ima) < 0)
-		buf_append_str(&ima, "10 0000000000000000000000000000000000000000 ima-ng "
-			       "sha256:0000000000000000000000000000000000000000000000000000000000000000 boot_aggregate\n");
-	file_write_atomic(n->ima, ima.data, ima.len, 0644);
-	buf_free(&ima);
-	return swtpm_start(n->tpm_dir, n->tcti, sizeof n->tcti);
-}
-
 static void registrar_shows(struct node *n, struct buf *ak_out)
 {
 	struct buf out = BUF_INIT;
 	char path[200];
 	snprintf(path, sizeof path, "/v2.5/agents/%s", n->uuid);
-	CHECK_INT(fetch(reg_tls_port, 1, "GET", path, NULL, &out), 200);
+	CHECK_INT(deploy_fetch(&D, D.reg_tls_port, 1, "GET", path, NULL, &out), 200);
 	json_t *r = results(&out);
 	const char *ak = json_string_value(json_object_get(r, "aik_tpm"));
 	CHECK(ak != NULL);
@@ -177,7 +60,7 @@ static json_t *check_quote(struct node *n, const struct buf *ak_pub,
 {
 	struct buf out = BUF_INIT;
 	char err[256];
-	CHECK_INT(agent_fetch(n, "GET", path, NULL, &out), 200);
+	CHECK_INT(node_fetch(n, &D, "GET", path, NULL, &out), 200);
 	json_t *r = results(&out);
 	buf_free(&out);
 	const char *qs = json_string_value(json_object_get(r, "quote"));
@@ -273,16 +156,16 @@ static void test_bad_input(struct node *n)
 		"/v9.9/quotes/identity?nonce=a",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-		int st = agent_fetch(n, "GET", bad[i], NULL, &out);
+		int st = node_fetch(n, &D, "GET", bad[i], NULL, &out);
 		CHECK(st == 400);
 		if (st != 400)
 			printf("  %s -> %d\n", bad[i], st);
 	}
-	CHECK_INT(agent_fetch(n, "POST", "/v2.1/keys/ukey", "{", &out), 400);
-	CHECK_INT(agent_fetch(n, "POST", "/v2.1/keys/ukey", "{\"encrypted_key\": 1}", &out), 400);
-	CHECK_INT(agent_fetch(n, "POST", "/v2.1/keys/vkey", "{\"encrypted_key\": \"AAAA\"}", &out), 400);
-	CHECK_INT(agent_fetch(n, "POST", "/v2.1/notifications/revocation", "{\"msg\": 1}", &out), 400);
-	CHECK_INT(agent_fetch(n, "GET", "/v9.9/keys/pubkey", NULL, &out), 400);
+	CHECK_INT(node_fetch(n, &D, "POST", "/v2.1/keys/ukey", "{", &out), 400);
+	CHECK_INT(node_fetch(n, &D, "POST", "/v2.1/keys/ukey", "{\"encrypted_key\": 1}", &out), 400);
+	CHECK_INT(node_fetch(n, &D, "POST", "/v2.1/keys/vkey", "{\"encrypted_key\": \"AAAA\"}", &out), 400);
+	CHECK_INT(node_fetch(n, &D, "POST", "/v2.1/notifications/revocation", "{\"msg\": 1}", &out), 400);
+	CHECK_INT(node_fetch(n, &D, "GET", "/v9.9/keys/pubkey", NULL, &out), 400);
 	CHECK(strstr((char *)out.data, "API version not supported") != NULL);
 
 	/* mTLS: no client certificate, or plain HTTP, gets nothing. */
@@ -311,7 +194,7 @@ static void test_keys_and_revocation(struct node *n, struct node *other)
 {
 	struct buf out = BUF_INIT, zip = BUF_INIT, ct = BUF_INIT, tag = BUF_INIT;
 	char marker[400], revoked[400], script[600], body[8192];
-	CHECK_INT(agent_fetch(n, "GET", "/v2.1/keys/pubkey", NULL, &out), 200);
+	CHECK_INT(node_fetch(n, &D, "GET", "/v2.1/keys/pubkey", NULL, &out), 200);
 	json_t *r = results(&out);
 	const char *pem = json_string_value(json_object_get(r, "pubkey"));
 	EVP_PKEY *nk = pem ? crypto_key_from_pem(pem, strlen(pem), 0) : NULL;
@@ -358,15 +241,15 @@ static void test_keys_and_revocation(struct node *n, struct node *other)
 	snprintf(wrong, sizeof wrong, "%s", tag_hex);
 	wrong[0] = wrong[0] == '0' ? '1' : '0';
 	snprintf(body, sizeof body, "{\"encrypted_key\":\"%s\",\"auth_tag\":\"%s\"}", eu, wrong);
-	CHECK_INT(agent_fetch(n, "POST", "/v2.1/keys/ukey", body, &out), 200);
-	CHECK_INT(agent_fetch(n, "GET", "/v2.1/keys/verify?challenge=abc", NULL, &out), 400);
+	CHECK_INT(node_fetch(n, &D, "POST", "/v2.1/keys/ukey", body, &out), 200);
+	CHECK_INT(node_fetch(n, &D, "GET", "/v2.1/keys/verify?challenge=abc", NULL, &out), 400);
 
 	struct buf big = BUF_INIT;
 	buf_printf(&big, "{\"encrypted_key\":\"%s\",\"auth_tag\":\"%s\",\"payload\":\"%s\"}",
 		   eu, tag_hex, payload);
-	CHECK_INT(agent_fetch(n, "POST", "/v2.1/keys/ukey", (char *)big.data, &out), 200);
+	CHECK_INT(node_fetch(n, &D, "POST", "/v2.1/keys/ukey", (char *)big.data, &out), 200);
 	snprintf(body, sizeof body, "{\"encrypted_key\":\"%s\"}", ev);
-	CHECK_INT(agent_fetch(n, "POST", "/v2.1/keys/vkey", body, &out), 200);
+	CHECK_INT(node_fetch(n, &D, "POST", "/v2.1/keys/vkey", body, &out), 200);
 
 	/* The autorun runs detached: give it a moment. */
 	for (int i = 0; i < 50 && access(marker, F_OK) != 0; i++) {
@@ -375,7 +258,7 @@ static void test_keys_and_revocation(struct node *n, struct node *other)
 	}
 	CHECK_INT(access(marker, F_OK), 0);
 
-	CHECK_INT(agent_fetch(n, "GET", "/v2.1/keys/verify?challenge=Chal1", NULL, &out), 200);
+	CHECK_INT(node_fetch(n, &D, "GET", "/v2.1/keys/verify?challenge=Chal1", NULL, &out), 200);
 	r = results(&out);
 	struct buf mac = BUF_INIT;
 	crypto_hmac(EVP_sha384(), k, 32, "Chal1", 5, &mac);
@@ -391,7 +274,7 @@ static void test_keys_and_revocation(struct node *n, struct node *other)
 	json_t *jb = json_pack("{s:s, s:s}", "msg", "{\"type\":\"revocation\",\"agent_id\":\"forged\"}",
 			       "signature", sig_b64);
 	char *jbs = json_dumps(jb, 0);
-	CHECK_INT(agent_fetch(n, "POST", "/v2.1/notifications/revocation", jbs, &out), 400);
+	CHECK_INT(node_fetch(n, &D, "POST", "/v2.1/notifications/revocation", jbs, &out), 400);
 	CHECK(access(revoked, F_OK) != 0);
 	free(jbs);
 	json_decref(jb);
@@ -399,9 +282,9 @@ static void test_keys_and_revocation(struct node *n, struct node *other)
 	jb = json_pack("{s:s, s:s}", "msg", msg, "signature", sig_b64);
 	jbs = json_dumps(jb, 0);
 	if (other)
-		CHECK_INT(agent_fetch(other, "POST", "/v2.1/notifications/revocation",
+		CHECK_INT(node_fetch(other, &D, "POST", "/v2.1/notifications/revocation",
 				      jbs, &out), 409);
-	CHECK_INT(agent_fetch(n, "POST", "/v2.1/notifications/revocation", jbs, &out), 200);
+	CHECK_INT(node_fetch(n, &D, "POST", "/v2.1/notifications/revocation", jbs, &out), 200);
 	struct buf rec = BUF_INIT;
 	CHECK_INT(file_read(revoked, 4096, &rec), 0);
 	CHECK_STR((char *)rec.data, msg);
@@ -432,16 +315,8 @@ int main(void)
 {
 	if (!swtpm_available())
 		CHECK_SKIP("swtpm or swtpm_setup is not installed");
-	if (!mkdtemp(dir))
+	if (deploy_init(&D) < 0)
 		CHECK_SKIP("cannot create a temporary directory");
-	chmod(dir, 0755);	/* the daemons run as nobody when we are root */
-	snprintf(reg_dir, sizeof reg_dir, "%s/registrar", dir);
-	snprintf(tls, sizeof tls, "%s/tls", reg_dir);
-	snprintf(ca, sizeof ca, "%s/ca.pem", tls);
-	snprintf(cli_cert, sizeof cli_cert, "%s/client.pem", tls);
-	snprintf(cli_key, sizeof cli_key, "%s/client.key", tls);
-	reg_port = daemon_free_port();
-	reg_tls_port = daemon_free_port();
 	char uefi[PATH_MAX];
 	const char *fx = getenv("ASSAY_FIXTURES");
 	snprintf(uefi, sizeof uefi, "%s/keylime/uefi/binary_bios_measurements", fx ? fx : ".");
@@ -450,63 +325,47 @@ int main(void)
 	else
 		printf("note: UEFI fixture %s absent; mb_measurement_list not checked\n", uefi);
 
-	pid_t reg;
-	start_registrar(&reg);
+	CHECK_INT(deploy_start_registrar(&D), 0);
 	/* The agent's mTLS CA: the registrar's generated CA also issued the
 	 * client certificate this test (playing verifier) presents. */
-	struct node a, b;
-	memset(&a, 0, sizeof a);
-	memset(&b, 0, sizeof b);
-	CHECK_INT(node_init(&a, "node-a", "d432fbb3-d2f1-4a97-9ef7-75bd81c00000"), 0);
-	CHECK_INT(node_init(&b, "node-b", "hash_ek"), 0);
-	int up = start_agent(&a, "rsassa", "rsa");
+	struct node nodes[2];
+	struct node *a = &nodes[0], *b = &nodes[1];
+	CHECK_INT(node_init(&D, a, "node-a", "d432fbb3-d2f1-4a97-9ef7-75bd81c00000"), 0);
+	CHECK_INT(node_init(&D, b, "node-b", "hash_ek"), 0);
+	int up = node_start(&D, a, "rsassa", "rsa");
 	CHECK_INT(up, 0);
 	struct buf ak = BUF_INIT, ak_again = BUF_INIT, out = BUF_INIT;
 	if (up == 0) {
-		registrar_shows(&a, &ak);
-		test_quotes(&a, &ak);
-		test_bad_input(&a);
+		registrar_shows(a, &ak);
+		test_quotes(a, &ak);
+		test_bad_input(a);
 
 		/* Restart: same AK, registered again. */
-		daemon_stop(a.pid, 0);
-		CHECK_INT(start_agent(&a, "rsassa", "rsa"), 0);
-		registrar_shows(&a, &ak_again);
+		daemon_stop(a->pid, 0);
+		CHECK_INT(node_start(&D, a, "rsassa", "rsa"), 0);
+		registrar_shows(a, &ak_again);
 		CHECK(ak.len && ak.len == ak_again.len &&
 		      memcmp(ak.data, ak_again.data, ak.len) == 0);
 
 		/* A second agent on its own TPM, ECC AK, uuid from its EK. */
-		CHECK_INT(start_agent(&b, "ecdsa", "rsa"), 0);
-		CHECK_INT(fetch(reg_tls_port, 1, "GET", "/v2.1/agents/", NULL, &out), 200);
+		CHECK_INT(node_start(&D, b, "ecdsa", "rsa"), 0);
+		CHECK_INT(deploy_fetch(&D, D.reg_tls_port, 1, "GET", "/v2.1/agents/", NULL, &out), 200);
 		json_t *r = results(&out);
 		CHECK_INT(json_array_size(json_object_get(r, "uuids")), 2);
 		json_decref(r);
 
-		test_keys_and_revocation(&a, &b);
+		test_keys_and_revocation(a, b);
 
 		/* Registrar restart keeps both. */
-		daemon_stop(reg, 0);
-		start_registrar(&reg);
-		CHECK_INT(fetch(reg_tls_port, 1, "GET", "/v2.1/agents/", NULL, &out), 200);
-		CHECK(strstr((char *)out.data, a.uuid) != NULL);
-		daemon_stop(b.pid, 0);
-		daemon_stop(a.pid, 0);
+		daemon_stop(D.reg, 0);
+		CHECK_INT(deploy_start_registrar(&D), 0);
+		CHECK_INT(deploy_fetch(&D, D.reg_tls_port, 1, "GET", "/v2.1/agents/", NULL, &out), 200);
+		CHECK(strstr((char *)out.data, a->uuid) != NULL);
 	}
-	daemon_stop(reg, 0);
-	swtpm_stop(a.tpm_dir);
-	swtpm_stop(b.tpm_dir);
 	buf_free(&ak);
 	buf_free(&ak_again);
 	buf_free(&out);
 	int failed = check_done();
-	char cmd[PATH_MAX + 64];
-	if (failed) {
-		snprintf(cmd, sizeof cmd, "tail -n 25 %s/*.log", dir);
-		if (system(cmd) < 0)
-			perror("tail");
-	} else {
-		snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-		if (system(cmd) < 0)
-			perror("rm");
-	}
+	deploy_finish(&D, nodes, 2, failed);
 	return failed;
 }

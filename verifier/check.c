@@ -1,0 +1,172 @@
+/* The checks on a quote reply, in Keylime's order: algorithms accepted,
+ * payload key known, quote signed by the AK over our nonce with a PCR
+ * digest that matches the values, TPM clock moving forward, PCR 16 bound
+ * to the payload key, then the TPM policy's PCRs. The first failure
+ * decides, with a reason a person can act on. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attest/quote.h"
+#include "tpm/tpm.h"
+#include "util/encode.h"
+#include "verifier/verifier.h"
+
+static int fail(struct agent *a, const char *event, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct agent *a, const char *event, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(a->reason, sizeof a->reason, fmt, ap);
+	va_end(ap);
+	snprintf(a->last_event_id, sizeof a->last_event_id, "%s", event);
+	return -1;
+}
+
+/* Keylime's aliases: "rsa" is rsa2048, "ecc" is ecc256. */
+static const char *normal(const char *alg)
+{
+	if (strcmp(alg, "rsa") == 0)
+		return "rsa2048";
+	if (strcmp(alg, "ecc") == 0)
+		return "ecc256";
+	return alg;
+}
+
+static int accepted(char *const *list, const char *alg)
+{
+	for (int i = 0; i < ALGS_MAX && list[i]; i++)
+		if (strcmp(normal(list[i]), normal(alg)) == 0)
+			return 1;
+	return 0;
+}
+
+static int check_algs(struct agent *a, json_t *res)
+{
+	static const char *const names[3] = { "hash_alg", "enc_alg", "sign_alg" };
+	static const char *const events[3] = {
+		"qoute_validation.invalid_hash_alg", "qoute_validation.invalid_enc_alg",
+		"qoute_validation.invalid_sign_alg" };
+	char *dst[3] = { a->hash_alg, a->enc_alg, a->sign_alg };
+	for (int k = 0; k < 3; k++) {
+		const char *s = json_string_value(json_object_get(res, names[k]));
+		if (!s || strlen(s) >= sizeof a->hash_alg || !accepted(a->accept[k], s))
+			return fail(a, events[k], "%s '%.32s' is not accepted for this agent",
+				    names[k], s ? s : "(missing)");
+		snprintf(dst[k], sizeof a->hash_alg, "%s", s);
+	}
+	return 0;
+}
+
+static int check_clock(struct agent *a, const TPMS_CLOCK_INFO *c)
+{
+	if (!c->safe)
+		return fail(a, "qoute_validation.quote_validation",
+			    "TPM clock is not marked safe");
+	if (c->resetCount < a->tpm_reset || c->restartCount < a->tpm_restart)
+		return fail(a, "qoute_validation.quote_validation",
+			    "TPM reset or restart count went backwards (replayed quote?)");
+	int rebooted = c->resetCount > a->tpm_reset && c->restartCount > a->tpm_restart;
+	if (!rebooted && c->resetCount == a->tpm_reset && c->clock <= a->tpm_clock &&
+	    a->attestation_count > 0)
+		return fail(a, "qoute_validation.quote_validation",
+			    "TPM clock did not advance since the last quote (replayed quote?)");
+	a->tpm_clock = c->clock;
+	a->tpm_reset = c->resetCount;
+	a->tpm_restart = c->restartCount;
+	return 0;
+}
+
+static int check_policy(struct agent *a, const struct pcr_bank *b)
+{
+	const struct tpm_policy *p = &a->tpm_policy;
+	for (int pcr = 0; pcr < 24; pcr++) {
+		if (!p->n_values[pcr])
+			continue;
+		if (!(b->mask & 1u << pcr))
+			return fail(a, "pcr_validation.missing_pcrs",
+				    "PCR %d is in the TPM policy but not in the quote", pcr);
+		char hex[2 * 64 + 1];
+		for (size_t i = 0; i < b->size; i++)
+			snprintf(hex + 2 * i, 3, "%02x", b->value[pcr][i]);
+		int ok = 0;
+		for (int k = 0; k < p->n_values[pcr]; k++)
+			ok |= strcmp(p->values[pcr][k], hex) == 0;
+		if (!ok) {
+			char event[48];
+			snprintf(event, sizeof event, "pcr_validation.invalid_pcr_%d", pcr);
+			return fail(a, event, "PCR %d is %s, which the TPM policy does not "
+				    "allow", pcr, hex);
+		}
+	}
+	return 0;
+}
+
+int check_quote_reply(struct agent *a, json_t *res, int full)
+{
+	char err[256];
+	struct quote q;
+	struct pcr_values pv;
+	int r = -1;
+	memset(&q, 0, sizeof q);
+	const char *qs = json_string_value(json_object_get(res, "quote"));
+	if (!qs)
+		return fail(a, "qoute_validation.invalid_data", "the reply has no quote");
+	if (check_algs(a, res) < 0)
+		return -1;
+	const char *pub = json_string_value(json_object_get(res, "pubkey"));
+	if (full && !pub)
+		return fail(a, "qoute_validation.no_pubkey",
+			    "a full quote came without the agent's public key");
+	if (pub && pub[0] && (!a->nk_pem || strcmp(a->nk_pem, pub) != 0)) {
+		if (json_string_length(json_object_get(res, "pubkey")) > 4096)
+			return fail(a, "qoute_validation.invalid_data", "pubkey too long");
+		free(a->nk_pem);
+		a->nk_pem = strdup(pub);
+		/* A new payload key (the agent restarted without its state)
+		 * needs V again. */
+		a->provide_v = a->v_len > 0;
+	}
+	if (!a->nk_pem)
+		return fail(a, "qoute_validation.no_pubkey",
+			    "no public key known for the agent");
+
+	TPM2_ALG_ID bank;
+	tpm_alg_from_name(a->hash_alg, &bank);
+	if (quote_parse(qs, &q, err, sizeof err) < 0) {
+		fail(a, "qoute_validation.quote_validation", "malformed quote: %s", err);
+		goto out;
+	}
+	if (quote_verify(&q, a->ak, (const uint8_t *)a->nonce, strlen(a->nonce), &pv,
+			 err, sizeof err) < 0) {
+		fail(a, "qoute_validation.quote_validation", "quote rejected: %s", err);
+		goto out;
+	}
+	if (q.hash_alg != bank) {
+		fail(a, "qoute_validation.quote_validation",
+		     "quote signed with %s, the agent said %s", tpm_alg_name(q.hash_alg)
+		     ? tpm_alg_name(q.hash_alg) : "?", a->hash_alg);
+		goto out;
+	}
+	if (check_clock(a, &q.att.clockInfo) < 0)
+		goto out;
+	if (quote_check_data_pcr(&pv, bank, a->nk_pem, strlen(a->nk_pem), err,
+				 sizeof err) < 0) {
+		fail(a, "pcr_validation.invalid_pcr_16", "%s", err);
+		goto out;
+	}
+	const struct pcr_bank *b = quote_pcr_bank(&pv, bank);
+	if (!b || check_policy(a, b) < 0) {
+		if (!b)
+			fail(a, "pcr_validation.missing_pcrs", "the quote has no %s bank",
+			     a->hash_alg);
+		goto out;
+	}
+	r = 0;
+out:
+	quote_free(&q);
+	return r;
+}

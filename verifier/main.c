@@ -1,0 +1,231 @@
+/* assay-verifier: configuration, storage, the API server and the
+ * attestation loop, with privileges dropped. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "assay_build.h"
+#include "crypto/pki.h"
+#include "util/file.h"
+#include "util/log.h"
+#include "util/privdrop.h"
+#include "verifier/verifier.h"
+
+static const struct config_option options[] = {
+	{ "ip", CONFIG_STRING, "127.0.0.1", "Address the API listens on.", 0, 0 },
+	{ "port", CONFIG_INT, "8881", "Port of the API (HTTPS, mutual TLS).", 1, 65535 },
+	{ "uuid", CONFIG_STRING, "default", "This verifier's id (verifier_id).", 0, 0 },
+	{ "state_dir", CONFIG_PATH, "/var/lib/assay/verifier", "Database and generated TLS files.", 0, 0 },
+	{ "database", CONFIG_PATH, NULL, "SQLite database (default: STATE_DIR/verifier.sqlite).", 0, 0 },
+	{ "tls_dir", CONFIG_PATH, NULL, "Where a local CA and certificates are made when none are configured (default: STATE_DIR/tls); share it with the registrar for one CA.", 0, 0 },
+	{ "server_cert", CONFIG_PATH, NULL, "API server certificate (default: TLS_DIR/server.pem).", 0, 0 },
+	{ "server_key", CONFIG_PATH, NULL, "Its private key (default: TLS_DIR/server.key).", 0, 0 },
+	{ "trusted_client_ca", CONFIG_PATH, NULL, "CA of tenant certificates (default: TLS_DIR/ca.pem).", 0, 0 },
+	{ "client_cert", CONFIG_PATH, NULL, "Certificate presented to agents (default: TLS_DIR/client.pem).", 0, 0 },
+	{ "client_key", CONFIG_PATH, NULL, "Its private key (default: TLS_DIR/client.key).", 0, 0 },
+	{ "enable_agent_mtls", CONFIG_BOOL, "true", "Talk to agents over HTTPS, trusting the certificate the tenant enrolled.", 0, 0 },
+	{ "quote_interval_ms", CONFIG_INT, "2000", "Time between two quotes of one agent.", 0, 86400000 },
+	{ "retry_interval_ms", CONFIG_INT, "2000", "Base delay before retrying an unreachable agent.", 1, 3600000 },
+	{ "exponential_backoff", CONFIG_BOOL, "true", "Retry delays grow as retry_interval^n (seconds).", 0, 0 },
+	{ "max_retries", CONFIG_INT, "5", "Retries before an unreachable agent is failed.", 0, 1000 },
+	{ "request_timeout_ms", CONFIG_INT, "60000", "Timeout of one request to an agent.", 100, 600000 },
+	{ "webhook_url", CONFIG_STRING, NULL, "Where revocation notices are also POSTed.", 0, 0 },
+	{ "max_body", CONFIG_INT, "10485760", "Largest request body accepted, in bytes.", 1024, 104857600 },
+	{ "user", CONFIG_STRING, NULL, "When started as root, the user to run as.", 0, 0 },
+	{ "log_level", CONFIG_STRING, "info", "error, warn, info or debug.", 0, 0 },
+	{ NULL, 0, NULL, NULL, 0, 0 },
+};
+
+static const struct config_program program = {
+	.name = "assay-verifier",
+	.section = "verifier",
+	.summary = "attest a fleet of nodes and release secrets only to healthy ones",
+	.description =
+		"The verifier polls every enrolled agent for a TPM quote over a fresh "
+		"nonce, checks it against the AK the registrar vouched for and the "
+		"agent's TPM policy, delivers the key half V after the first good "
+		"quote, and on a failure records the reason and sends signed "
+		"revocation notices to the other agents and a webhook. Speaks "
+		"Keylime's verifier API v2.0 to v2.5. Runtime (IMA) and measured-boot "
+		"policies are not evaluated yet: enrolments that ask for them are "
+		"refused (501).",
+	.default_file = "/etc/assay/verifier.toml",
+	.options = options,
+};
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	log_info("signal %d: shutting down", (int)sig);
+	event_base_loopbreak(arg);
+}
+
+static const char *path_or(const struct config *cfg, const char *name, char *buf,
+			   size_t n, const char *dir, const char *file)
+{
+	if (config_isset(cfg, name))
+		return config_str(cfg, name);
+	return path_join(buf, n, dir, file) == 0 ? buf : "";
+}
+
+/* Restores one stored agent. Polling resumes for those that were being
+ * attested, with a full quote first (Keylime does the same). */
+static int restore(json_t *row, void *arg)
+{
+	struct verifier *v = arg;
+	char err[256];
+	int status;
+	const char *id = json_string_value(json_object_get(row, "agent_id"));
+	const char *text = json_string_value(json_object_get(row, "enrolment"));
+	json_t *body = text ? json_loads(text, 0, NULL) : NULL;
+	struct agent *a = id ? agent_new(v, id) : NULL;
+	if (!a || !body || agent_enrol(a, body, &status, err, sizeof err) < 0) {
+		log_error("agent %s: stored enrolment unusable: %s", id ? id : "?",
+			  body ? err : "not JSON");
+		agent_free(a);
+		json_decref(body);
+		return 0;
+	}
+	json_decref(body);
+	a->state = (enum agent_state)json_integer_value(json_object_get(row, "state"));
+	a->attestation_count = json_integer_value(json_object_get(row, "attestation_count"));
+	a->last_received_quote = json_integer_value(json_object_get(row, "last_received_quote"));
+	a->last_successful = json_integer_value(json_object_get(row, "last_successful_attestation"));
+	a->tpm_clock = (uint64_t)json_integer_value(json_object_get(row, "tpm_clock"));
+	a->tpm_reset = (uint32_t)json_integer_value(json_object_get(row, "tpm_reset"));
+	a->tpm_restart = (uint32_t)json_integer_value(json_object_get(row, "tpm_restart"));
+	json_t *sev = json_object_get(row, "severity");
+	a->severity = sev ? (int)json_integer_value(sev) : -1;
+	const char *s;
+	if ((s = json_string_value(json_object_get(row, "last_event_id"))))
+		snprintf(a->last_event_id, sizeof a->last_event_id, "%s", s);
+	if ((s = json_string_value(json_object_get(row, "reason"))))
+		snprintf(a->reason, sizeof a->reason, "%s", s);
+	if ((s = json_string_value(json_object_get(row, "nk_pem"))))
+		a->nk_pem = strdup(s);
+	/* V went out once the agent reached Get Quote; a changed payload key
+	 * (the agent lost its state) makes check.c send it again. */
+	a->provide_v = a->v_len > 0 && a->attestation_count == 0;
+	map_put(v->agents, id, a);
+	if (a->state == STATE_START || a->state == STATE_GET_QUOTE ||
+	    a->state == STATE_GET_QUOTE_RETRY || a->state == STATE_PROVIDE_V ||
+	    a->state == STATE_PROVIDE_V_RETRY) {
+		if (a->state == STATE_PROVIDE_V || a->state == STATE_PROVIDE_V_RETRY)
+			a->provide_v = a->v_len > 0;
+		a->state = STATE_START;
+		poll_start(a, 0);
+	}
+	return 0;
+}
+
+static void free_agent(const char *id, void *value, void *arg)
+{
+	agent_free(value);
+}
+
+int main(int argc, char **argv)
+{
+	char err[512];
+	struct config *cfg;
+	setenv("TSS2_LOG", "all+none", 0);
+	int started = config_start(&program, argc, argv, &cfg);
+	if (started != 0)
+		return started < 0 ? 2 : 0;
+
+	const char *state = config_str(cfg, "state_dir");
+	char tls_dir[PATH_MAX], db[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX],
+	     ccert[PATH_MAX], ckey[PATH_MAX];
+	umask(077);
+	if (file_mkdirs(state, 0700) < 0) {
+		log_error("%s: %s", state, strerror(errno));
+		return 1;
+	}
+	if (config_isset(cfg, "tls_dir"))
+		snprintf(tls_dir, sizeof tls_dir, "%s", config_str(cfg, "tls_dir"));
+	else if (path_join(tls_dir, sizeof tls_dir, state, "tls") < 0)
+		return 1;
+	if ((!config_isset(cfg, "server_cert") || !config_isset(cfg, "client_cert")) &&
+	    pki_ensure(tls_dir, "verifier", config_str(cfg, "ip"), err, sizeof err) < 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	struct http_tls server_tls = {
+		path_or(cfg, "server_cert", cert, sizeof cert, tls_dir, PKI_SERVER_CERT),
+		path_or(cfg, "server_key", key, sizeof key, tls_dir, PKI_SERVER_KEY),
+		path_or(cfg, "trusted_client_ca", ca, sizeof ca, tls_dir, PKI_CA_CERT),
+	};
+	struct http_tls client_tls = {
+		path_or(cfg, "client_cert", ccert, sizeof ccert, tls_dir, PKI_CLIENT_CERT),
+		path_or(cfg, "client_key", ckey, sizeof ckey, tls_dir, PKI_CLIENT_KEY),
+		server_tls.ca_file,
+	};
+
+	static struct verifier v;
+	v.cfg = cfg;
+	snprintf(v.verifier_id, sizeof v.verifier_id, "%s", config_str(cfg, "uuid"));
+	v.quote_interval_ms = (long)config_int(cfg, "quote_interval_ms");
+	v.retry_interval_ms = (long)config_int(cfg, "retry_interval_ms");
+	v.request_timeout_ms = (long)config_int(cfg, "request_timeout_ms");
+	v.max_retries = (int)config_int(cfg, "max_retries");
+	v.exponential_backoff = config_bool(cfg, "exponential_backoff");
+	v.enable_agent_mtls = config_bool(cfg, "enable_agent_mtls");
+	v.webhook_url = config_isset(cfg, "webhook_url") ? config_str(cfg, "webhook_url") : NULL;
+	if (!path_or(cfg, "database", db, sizeof db, state, "verifier.sqlite")[0] ||
+	    !(v.db = verifier_db_open(config_isset(cfg, "database")
+				      ? config_str(cfg, "database") : db, err, sizeof err))) {
+		log_error("%s", err);
+		return 1;
+	}
+	v.base = event_base_new();
+	v.agents = map_new();
+	if (!v.base || !v.agents ||
+	    !(v.client = http_client_new(v.base, &client_tls, err, sizeof err))) {
+		log_error("%s", err[0] ? err : "out of memory");
+		return 1;
+	}
+	struct http_server_config sc = {
+		config_str(cfg, "ip"), (int)config_int(cfg, "port"), &server_tls,
+		(size_t)config_int(cfg, "max_body"), 60, verifier_api, &v,
+	};
+	struct http_server *srv = http_server_start(v.base, &sc, err, sizeof err);
+	if (!srv) {
+		log_error("%s", err);
+		return 1;
+	}
+	char wal[PATH_MAX + 8], shm[PATH_MAX + 8];
+	const char *dbp = config_isset(cfg, "database") ? config_str(cfg, "database") : db;
+	snprintf(wal, sizeof wal, "%s-wal", dbp);
+	snprintf(shm, sizeof shm, "%s-shm", dbp);
+	const char *owned[] = { state, dbp, wal, shm, NULL };
+	if (privdrop(config_isset(cfg, "user") ? config_str(cfg, "user") : NULL, owned,
+		     err, sizeof err) < 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	verifier_db_each_agent(v.db, restore, &v);
+
+	struct event *sigint = evsignal_new(v.base, SIGINT, on_signal, v.base);
+	struct event *sigterm = evsignal_new(v.base, SIGTERM, on_signal, v.base);
+	event_add(sigint, NULL);
+	event_add(sigterm, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	log_info("version %s: verifier %s on https://%s:%d, %zu agents", ASSAY_VERSION,
+		 v.verifier_id, config_str(cfg, "ip"), http_server_port(srv),
+		 map_len(v.agents));
+
+	event_base_dispatch(v.base);
+
+	event_free(sigint);
+	event_free(sigterm);
+	http_server_free(srv);
+	http_client_free(v.client);
+	map_each(v.agents, free_agent, NULL);
+	map_free(v.agents);
+	event_base_free(v.base);
+	store_close(v.db);
+	config_free(cfg);
+	return 0;
+}

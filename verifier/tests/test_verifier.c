@@ -1,0 +1,358 @@
+/* End to end: registrar, verifier and agents on swtpm, this test playing
+ * the tenant. An enrolled agent reaches Get Quote with attestations
+ * counting up, its payload arrives once V is delivered; a PCR outside the
+ * policy and a quote signed by another AK each end in Invalid Quote with
+ * the precise reason, and a signed revocation reaches the other agent; the
+ * verifier restarts and goes on; stop, reactivate, delete; policy stores;
+ * bad input gets a 4xx and stores nothing. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto/crypto.h"
+#include "tests/lib/deploy.h"
+#include "tests/lib/swtpm.h"
+#include "util/check.h"
+#include "util/encode.h"
+#include "util/file.h"
+#include "util/zip.h"
+
+static struct deploy D;
+static EVP_PKEY *rev_key;
+static X509 *rev_cert;
+
+static json_t *results(struct buf *out)
+{
+	json_t *j = json_loads((char *)out->data, 0, NULL);
+	json_t *r = json_incref(json_object_get(j, "results"));
+	json_decref(j);
+	return r;
+}
+
+static int verifier(const char *method, const char *path, const char *body,
+		    struct buf *out)
+{
+	return deploy_fetch(&D, D.ver_port, 1, method, path, body, out);
+}
+
+/* The registrar's record of a node: its AK and mTLS certificate. */
+static json_t *registrar_record(struct node *n)
+{
+	struct buf out = BUF_INIT;
+	char path[200];
+	snprintf(path, sizeof path, "/v2.5/agents/%s", n->uuid);
+	CHECK_INT(deploy_fetch(&D, D.reg_tls_port, 1, "GET", path, NULL, &out), 200);
+	json_t *r = results(&out);
+	buf_free(&out);
+	return r;
+}
+
+static char *encrypt_to(EVP_PKEY *nk, const uint8_t *p, size_t n)
+{
+	struct buf ct = BUF_INIT;
+	crypto_rsa_oaep_encrypt(nk, EVP_sha1(), p, n, &ct);
+	char *s = b64_encode_str(ct.data, ct.len);
+	buf_free(&ct);
+	return s;
+}
+
+/* Enrols node n as keylime_tenant -c add would: U (with the payload) to
+ * the agent, the enrolment with V to the verifier. ak_of gives the AK to
+ * enrol (normally n itself). Returns the verifier's HTTP status. */
+static int enrol(struct node *n, struct node *ak_of, const char *tpm_policy,
+		 const char *extra_field)
+{
+	struct buf out = BUF_INIT, zip = BUF_INIT, ct = BUF_INIT, tag = BUF_INIT,
+		   cert_pem = BUF_INIT, key_pem = BUF_INIT;
+	uint8_t k[32], u[32], v[32];
+	char path[200];
+	CHECK_INT(node_fetch(n, &D, "GET", "/v2.1/keys/pubkey", NULL, &out), 200);
+	json_t *r = results(&out);
+	const char *pem = json_string_value(json_object_get(r, "pubkey"));
+	EVP_PKEY *nk = pem ? crypto_key_from_pem(pem, strlen(pem), 0) : NULL;
+	json_decref(r);
+	CHECK(nk != NULL);
+
+	/* Payload: an autorun leaving a marker, the revocation certificate and
+	 * an action recording notices. */
+	const char *autorun = "#!/bin/sh\necho ok > autorun-ran\n";
+	const char *action = "#!/bin/sh\ncp \"$1\" revoked\n";
+	crypto_cert_to_pem(rev_cert, &cert_pem);
+	struct zip_writer w;
+	memset(&w, 0, sizeof w);
+	zip_writer_add(&w, "autorun.sh", (const uint8_t *)autorun, strlen(autorun));
+	zip_writer_add(&w, "RevocationNotifier-cert.crt", cert_pem.data, cert_pem.len);
+	zip_writer_add(&w, "record_revocation", (const uint8_t *)action, strlen(action));
+	zip_writer_add(&w, "action_list", (const uint8_t *)"record_revocation\n", 18);
+	zip_writer_finish(&w, &zip);
+	crypto_random(k, 32);
+	crypto_random(u, 32);
+	for (int i = 0; i < 32; i++)
+		v[i] = k[i] ^ u[i];
+	crypto_aes_gcm_encrypt(k, zip.data, zip.len, &ct);
+	crypto_hmac(EVP_sha384(), k, 32, n->uuid, strlen(n->uuid), &tag);
+	char *tag_hex = hex_encode_str(tag.data, tag.len);
+	char *payload = b64_encode_str(ct.data, ct.len);
+	char *eu = encrypt_to(nk, u, 32);
+	json_t *ub = json_pack("{s:s, s:s, s:s}", "encrypted_key", eu, "auth_tag", tag_hex,
+			       "payload", payload);
+	char *ubs = json_dumps(ub, 0);
+	CHECK_INT(node_fetch(n, &D, "POST", "/v2.1/keys/ukey", ubs, &out), 200);
+
+	json_t *rec = registrar_record(ak_of);
+	crypto_key_to_pem(rev_key, 1, &key_pem);
+	char *vb = b64_encode_str(v, 32);
+	json_t *body = json_pack(
+		"{s:s, s:i, s:s, s:s, s:s, s:n, s:s, s:s, s:s, s:s, s:[s,s], s:[s,s],"
+		" s:[s,s,s], s:s, s:s, s:s, s:s}",
+		"cloudagent_ip", "127.0.0.1", "cloudagent_port", n->port,
+		"tpm_policy", tpm_policy, "runtime_policy", "", "runtime_policy_name", "",
+		"mb_policy", "mb_policy_name", "", "ima_sign_verification_keys", "",
+		"metadata", "{}", "revocation_key", (char *)key_pem.data,
+		"accept_tpm_hash_algs", "sha384", "sha256",
+		"accept_tpm_encryption_algs", "ecc", "rsa",
+		"accept_tpm_signing_algs", "ecschnorr", "rsassa", "ecdsa",
+		"ak_tpm", json_string_value(json_object_get(rec, "aik_tpm")),
+		"mtls_cert", "disabled", "supported_version", "2.5", "v", vb);
+	/* mtls_cert from the node's own record (ak_of may be another node). */
+	json_t *own = registrar_record(n);
+	json_object_set(body, "mtls_cert", json_object_get(own, "mtls_cert"));
+	json_decref(own);
+	if (extra_field)
+		json_object_set_new(body, extra_field, json_string("eyJ4IjoxfQ=="));
+	char *bs = json_dumps(body, 0);
+	snprintf(path, sizeof path, "/v2.5/agents/%s", n->uuid);
+	int st = verifier("POST", path, bs, &out);
+	if (st != 200)
+		printf("  enrol %s: %s\n", n->name, (char *)out.data);
+
+	free(bs);
+	json_decref(body);
+	json_decref(rec);
+	free(vb);
+	free(ubs);
+	json_decref(ub);
+	free(eu);
+	free(payload);
+	free(tag_hex);
+	EVP_PKEY_free(nk);
+	buf_free(&out);
+	buf_free(&zip);
+	buf_free(&ct);
+	buf_free(&tag);
+	buf_free(&cert_pem);
+	buf_free(&key_pem);
+	return st;
+}
+
+/* Waits until the verifier reports state (and at least count
+ * attestations); returns the last status object. */
+static json_t *wait_state(struct node *n, int state, long long count, int seconds)
+{
+	struct buf out = BUF_INIT;
+	char path[200];
+	json_t *r = NULL;
+	snprintf(path, sizeof path, "/v2.5/agents/%s", n->uuid);
+	for (int i = 0; i < seconds * 10; i++) {
+		json_decref(r);
+		r = NULL;
+		if (verifier("GET", path, NULL, &out) == 200) {
+			r = results(&out);
+			if (json_integer_value(json_object_get(r, "operational_state")) == state &&
+			    json_integer_value(json_object_get(r, "attestation_count")) >= count)
+				break;
+		}
+		struct timespec ts = { 0, 100 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	buf_free(&out);
+	return r;
+}
+
+static int wait_file(const char *path, int seconds)
+{
+	for (int i = 0; i < seconds * 10; i++) {
+		if (access(path, F_OK) == 0)
+			return 0;
+		struct timespec ts = { 0, 100 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	return -1;
+}
+
+/* The ids the verifier knows, as "a,b,". */
+static char *agent_ids(struct buf *out)
+{
+	struct buf ids = BUF_INIT;
+	const char *key;
+	json_t *val;
+	verifier("GET", "/v2.5/agents/?bulk=1", NULL, out);
+	json_t *r = results(out);
+	json_object_foreach(r, key, val)
+		buf_printf(&ids, "%s,", key);
+	json_decref(r);
+	buf_append_str(&ids, "");
+	return (char *)buf_steal(&ids, NULL);
+}
+
+static void test_bad_input(struct node *n, struct node *fresh)
+{
+	struct buf out = BUF_INIT, before = BUF_INIT;
+	char *before_ids = agent_ids(&before);
+	CHECK_INT(verifier("POST", "/v2.5/agents/bad-1", "{\"cloudagent_ip\":", &out), 400);
+	CHECK(strstr((char *)out.data, "Malformed JSON") != NULL);
+	CHECK_INT(verifier("POST", "/v2.5/agents/bad-2", "{\"cloudagent_ip\":\"127.0.0.1\","
+			   "\"cloudagent_port\":9}", &out), 400);
+	CHECK(strstr((char *)out.data, "tpm_policy") != NULL);
+	CHECK_INT(verifier("POST", "/v2.5/agents/bad%20id", "{}", &out), 400);
+	CHECK_INT(verifier("POST", "/v9.9/agents/x", "{}", &out), 400);
+	CHECK_INT(verifier("GET", "/v2.5/agents/nobody-here", NULL, &out), 404);
+	CHECK_INT(verifier("DELETE", "/v2.5/agents/nobody-here", NULL, &out), 404);
+	/* An enrolment asking for a runtime policy: refused, not ignored. */
+	CHECK_INT(enrol(fresh, fresh, "{\"mask\": \"0x0\"}", "runtime_policy"), 501);
+	/* A duplicate: 409. */
+	CHECK_INT(enrol(n, n, "{\"mask\": \"0x0\"}", NULL), 409);
+	/* Bad TPM policy. */
+	CHECK_INT(verifier("POST", "/v2.5/agents/bad-3", "{\"cloudagent_ip\":\"127.0.0.1\","
+			   "\"cloudagent_port\":9,\"tpm_policy\":\"{\\\"99\\\":[]}\"}", &out), 400);
+
+	char *after_ids = agent_ids(&out);
+	CHECK_STR(after_ids, before_ids);
+	free(before_ids);
+	free(after_ids);
+	buf_free(&out);
+	buf_free(&before);
+}
+
+static void test_policies(void)
+{
+	struct buf out = BUF_INIT;
+	const char *body = "{\"runtime_policy\": \"eyJtZXRhIjp7InZlcnNpb24iOjF9fQ==\"}";
+	CHECK_INT(verifier("POST", "/v2.5/allowlists/base", body, &out), 201);
+	CHECK_INT(verifier("POST", "/v2.5/allowlists/base", body, &out), 409);
+	CHECK_INT(verifier("GET", "/v2.5/allowlists/base", NULL, &out), 200);
+	CHECK(strstr((char *)out.data, "version") != NULL);
+	CHECK_INT(verifier("GET", "/v2.5/allowlists/", NULL, &out), 200);
+	CHECK(strstr((char *)out.data, "\"base\"") != NULL);
+	CHECK_INT(verifier("POST", "/v2.5/allowlists/bad", "{\"runtime_policy\": \"!!\"}", &out), 400);
+	CHECK_INT(verifier("POST", "/v2.5/allowlists/bad", "{\"runtime_policy\": \"WzFd\"}", &out), 400);
+	CHECK_INT(verifier("DELETE", "/v2.5/allowlists/base", NULL, &out), 204);
+	CHECK_INT(verifier("GET", "/v2.5/allowlists/base", NULL, &out), 404);
+	CHECK_INT(verifier("POST", "/v2.5/mbpolicies/mb", "{\"mb_policy\": \"{}\"}", &out), 201);
+	CHECK_INT(verifier("PUT", "/v2.5/mbpolicies/other", "{\"mb_policy\": \"{}\"}", &out), 409);
+	CHECK_INT(verifier("DELETE", "/v2.5/mbpolicies/mb", NULL, &out), 204);
+	buf_free(&out);
+}
+
+int main(void)
+{
+	if (!swtpm_available())
+		CHECK_SKIP("swtpm or swtpm_setup is not installed");
+	if (deploy_init(&D) < 0)
+		CHECK_SKIP("cannot create a temporary directory");
+	rev_key = crypto_rsa_generate(2048);
+	struct crypto_cert_spec spec = { "revocation", NULL, NULL, 30, 0 };
+	rev_cert = crypto_cert_issue(rev_key, &spec, NULL, NULL);
+	const char *const fast[] = { "--quote-interval-ms", "300", "--retry-interval-ms",
+				     "200", "--max-retries", "2", NULL };
+
+	struct node nodes[2];
+	struct node *a = &nodes[0], *b = &nodes[1];
+	struct buf out = BUF_INIT;
+	char path[300], marker[300], revoked_a[300], revoked_b[300];
+	CHECK_INT(deploy_start_registrar(&D), 0);
+	CHECK_INT(deploy_start_verifier(&D, fast), 0);
+	CHECK_INT(node_init(&D, a, "node-a", "agent-a"), 0);
+	CHECK_INT(node_init(&D, b, "node-b", "agent-b"), 0);
+	int up = node_start(&D, a, "rsassa", "rsa") == 0 && node_start(&D, b, "ecdsa", "rsa") == 0;
+	CHECK(up);
+	if (!up)
+		goto out;
+	snprintf(marker, sizeof marker, "%s/secure/unzipped/autorun-ran", a->dir);
+	snprintf(revoked_a, sizeof revoked_a, "%s/revoked", a->dir);
+	snprintf(revoked_b, sizeof revoked_b, "%s/revoked", b->dir);
+
+	/* A healthy agent: Get Quote, attestations counting, payload. */
+	CHECK_INT(enrol(a, a, "{\"mask\": \"0x400\", \"23\": [\"0000000000000000000000000000000000000000000000000000000000000000\"]}", NULL), 200);
+	json_t *st = wait_state(a, 3, 3, 20);
+	CHECK_INT(json_integer_value(json_object_get(st, "operational_state")), 3);
+	CHECK(json_integer_value(json_object_get(st, "attestation_count")) >= 3);
+	CHECK_STR(json_string_value(json_object_get(st, "attestation_status")), "PASS");
+	CHECK_STR(json_string_value(json_object_get(st, "hash_alg")), "sha256");
+	json_decref(st);
+	CHECK_INT(wait_file(marker, 10), 0);
+
+	test_bad_input(a, b);
+	test_policies();
+
+	/* The verifier restarts: the agent goes on being attested. */
+	daemon_stop(D.ver, 0);
+	CHECK_INT(deploy_start_verifier(&D, fast), 0);
+	st = wait_state(a, 3, 0, 5);
+	long long before = json_integer_value(json_object_get(st, "attestation_count"));
+	json_decref(st);
+	st = wait_state(a, 3, before + 2, 20);
+	CHECK(json_integer_value(json_object_get(st, "attestation_count")) >= before + 2);
+	json_decref(st);
+
+	/* Agent B's TPM policy wants PCR 23 non-zero: Invalid Quote with the
+	 * reason, and agent A receives a signed revocation and acts on it. */
+	CHECK_INT(enrol(b, b, "{\"mask\": \"0x0\", \"23\": [\"0000000000000000000000000000000000000000000000000000000000000001\"]}", NULL), 200);
+	st = wait_state(b, 9, 0, 20);
+	CHECK_INT(json_integer_value(json_object_get(st, "operational_state")), 9);
+	CHECK_STR(json_string_value(json_object_get(st, "attestation_status")), "FAIL");
+	const char *why = json_string_value(json_object_get(st, "failure_reason"));
+	CHECK(why && strstr(why, "PCR 23 is 0000") != NULL);
+	CHECK_STR(json_string_value(json_object_get(st, "last_event_id")),
+		  "pcr_validation.invalid_pcr_23");
+	json_decref(st);
+	CHECK_INT(wait_file(revoked_a, 10), 0);
+	struct buf rec = BUF_INIT;
+	file_read(revoked_a, 65536, &rec);
+	CHECK(rec.data && strstr((char *)rec.data, "\"agent_id\": \"agent-b\"") != NULL);
+	buf_free(&rec);
+
+	/* Delete B and enrol it with A's AK: the quote is signed by another
+	 * AK, which must fail. */
+	snprintf(path, sizeof path, "/v2.5/agents/%s", b->uuid);
+	CHECK_INT(verifier("DELETE", path, NULL, &out), 200);
+	CHECK_INT(verifier("GET", path, NULL, &out), 404);
+	CHECK_INT(enrol(b, a, "{\"mask\": \"0x0\"}", NULL), 200);
+	st = wait_state(b, 9, 0, 20);
+	why = json_string_value(json_object_get(st, "failure_reason"));
+	CHECK(why && strstr(why, "signature") != NULL);
+	json_decref(st);
+
+	/* Stop, then reactivate, agent A. */
+	snprintf(path, sizeof path, "/v2.5/agents/%s/stop", a->uuid);
+	CHECK_INT(verifier("PUT", path, "", &out), 200);
+	st = wait_state(a, 10, 0, 5);
+	CHECK_INT(json_integer_value(json_object_get(st, "operational_state")), 10);
+	json_decref(st);
+	snprintf(path, sizeof path, "/v2.5/agents/%s/reactivate", a->uuid);
+	CHECK_INT(verifier("PUT", path, "", &out), 200);
+	st = wait_state(a, 3, 0, 10);
+	CHECK_INT(json_integer_value(json_object_get(st, "operational_state")), 3);
+	json_decref(st);
+	CHECK_INT(verifier("PUT", "/v2.5/agents/nobody/reactivate", "", &out), 400);
+
+	/* An agent that goes away fails after its retries. */
+	daemon_stop(a->pid, 0);
+	a->pid = -1;
+	st = wait_state(a, 7, 0, 20);
+	CHECK_INT(json_integer_value(json_object_get(st, "operational_state")), 7);
+	json_decref(st);
+
+	CHECK_INT(deploy_fetch(&D, D.ver_port, 1, "GET", "/metrics", NULL, &out), 200);
+	CHECK(strstr((char *)out.data, "assay_verifier_attestations_total") != NULL);
+	CHECK(strstr((char *)out.data, "assay_verifier_agents{state=\"invalid_quote\"} 1") != NULL);
+out:
+	buf_free(&out);
+	X509_free(rev_cert);
+	EVP_PKEY_free(rev_key);
+	int failed = check_done();
+	deploy_finish(&D, nodes, 2, failed);
+	return failed;
+}

@@ -1,0 +1,150 @@
+/* assay-verifier: attests a fleet of agents (Keylime verifier API v2.x,
+ * pull mode).
+ *
+ * Every enrolled agent has a record in memory and a row in the database.
+ * One event loop polls each agent at its interval: a fresh nonce, a quote
+ * over the policy's PCRs, the checks of check.c, then the next poll or a
+ * failure with its reason, and revocation notices (notify.c). */
+#ifndef ASSAY_VERIFIER_H
+#define ASSAY_VERIFIER_H
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "http/http.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/map.h"
+
+/* Keylime's operational_state values. */
+enum agent_state {
+	STATE_REGISTERED = 0,
+	STATE_START = 1,
+	STATE_SAVED = 2,
+	STATE_GET_QUOTE = 3,
+	STATE_GET_QUOTE_RETRY = 4,
+	STATE_PROVIDE_V = 5,
+	STATE_PROVIDE_V_RETRY = 6,
+	STATE_FAILED = 7,
+	STATE_TERMINATED = 8,
+	STATE_INVALID_QUOTE = 9,
+	STATE_TENANT_FAILED = 10,
+};
+
+#define AGENT_ID_MAX 255
+#define NONCE_LEN 20
+#define ALGS_MAX 8
+
+/* A TPM policy: allowed values per PCR (Keylime's tpm_policy JSON). */
+struct tpm_policy {
+	uint32_t mask;
+	int n_values[24];
+	char *values[24][8];	/* lowercase hex, at most 8 allowed per PCR */
+};
+
+struct agent {
+	struct verifier *v;
+	char id[AGENT_ID_MAX + 1];
+	char ip[64];
+	int port;
+	char version[16];	/* the agent API version to speak */
+	/* Enrolment, as the tenant sent it. */
+	struct buf ak_tpm;
+	EVP_PKEY *ak;
+	X509 *mtls_cert;	/* NULL: plain HTTP */
+	struct buf mtls_pem;
+	char *tpm_policy_json, *metadata, *revocation_key_pem;
+	struct tpm_policy tpm_policy;
+	uint8_t v_half[64];	/* V; a secret */
+	size_t v_len;
+	char *accept[3][ALGS_MAX];	/* hash, encryption, signing */
+	char *runtime_policy_name, *mb_policy_name;
+	/* Attestation state. */
+	enum agent_state state;
+	long long attestation_count, last_received_quote, last_successful;
+	char hash_alg[16], enc_alg[16], sign_alg[16];
+	char *nk_pem;		/* the agent's payload key, from a full quote */
+	uint64_t tpm_clock;
+	uint32_t tpm_reset, tpm_restart;
+	int severity;		/* -1: none */
+	char last_event_id[96];
+	char reason[512];	/* why the last attestation failed */
+	int retries;
+	int need_pubkey;	/* next quote is a full one (partial=0) */
+	int provide_v;		/* V still to be delivered */
+	int deleted;		/* freed once the request in flight returns */
+	int busy;		/* a request to the agent is in flight */
+	char nonce[NONCE_LEN + 1];
+	struct timespec sent_at;
+	struct event *timer;
+};
+
+struct verifier {
+	const struct config *cfg;
+	struct event_base *base;
+	struct store *db;
+	struct http_client *client;
+	struct map *agents;	/* id -> struct agent */
+	char verifier_id[64];
+	long quote_interval_ms, retry_interval_ms, request_timeout_ms;
+	int max_retries, exponential_backoff, enable_agent_mtls;
+	const char *webhook_url;
+	/* Metrics. */
+	unsigned long long attestations, failures, latency_buckets[12], latency_count;
+	double latency_sum;
+};
+
+/* db.c: every function returns 0, 1 (not found) or -1. */
+struct store *verifier_db_open(const char *path, char *err, size_t errlen);
+/* Stores a new enrolment (the tenant's JSON, as received). 1: exists. */
+int verifier_db_add(struct store *s, const char *id, const char *enrolment,
+		    int state, const char *rp_name, const char *mb_name);
+int verifier_db_save_state(struct store *s, const struct agent *a);
+int verifier_db_delete_agent(struct store *s, const char *id);
+/* Calls fn for every stored agent row, as a JSON object of its columns. */
+int verifier_db_each_agent(struct store *s, int (*fn)(json_t *row, void *arg),
+			   void *arg);
+int verifier_db_policy_get(struct store *s, const char *table, const char *name,
+			   char **text);
+int verifier_db_policy_put(struct store *s, const char *table, const char *name,
+			   const char *text, int replace);
+int verifier_db_policy_delete(struct store *s, const char *table, const char *name);
+int verifier_db_policy_list(struct store *s, const char *table, json_t *names);
+/* The id of an agent using the policy, or 1 when none does. */
+int verifier_db_policy_user(struct store *s, const char *column, const char *name,
+			    char *agent_id, size_t n);
+
+/* agent.c: records. */
+struct agent *agent_new(struct verifier *v, const char *id);
+void agent_free(struct agent *a);
+/* Fills enrolment fields from the tenant's JSON (or a stored row). Returns
+ * 0, or -1 with err and the HTTP status in *status. */
+int agent_enrol(struct agent *a, json_t *body, int *status, char *err, size_t errlen);
+json_t *agent_status_json(const struct agent *a, const char *version);
+int tpm_policy_parse(const char *json, struct tpm_policy *p, char *err, size_t errlen);
+void tpm_policy_free(struct tpm_policy *p);
+
+/* poll.c */
+void poll_start(struct agent *a, long delay_ms);
+void poll_stop(struct agent *a);
+
+/* check.c: the checks on one quote reply. Returns 0 (pass) or -1 with
+ * a.reason and the event id set. */
+int check_quote_reply(struct agent *a, json_t *results, int full);
+
+/* notify.c: revocation notices to the agents of this verifier and to the
+ * webhook. type is "revocation" or "comm_error". */
+void notify_revocation(struct agent *failed, const char *type);
+
+/* api.c */
+void verifier_api(struct http_request *req, struct http_response *resp, void *arg);
+void verifier_metrics(struct verifier *v, struct buf *out);
+
+extern const char *const verifier_api_versions[];
+#define VERIFIER_API_CURRENT "2.5"
+
+#endif
