@@ -53,6 +53,8 @@ void agent_free(struct agent *a)
 		for (int i = 0; i < ALGS_MAX; i++)
 			free(a->accept[k][i]);
 	free(a->runtime_policy_name);
+	runtime_policy_free(a->rpolicy);
+	free(a->rp_text);
 	free(a->mb_policy_name);
 	free(a->nk_pem);
 	tpm_policy_free(&a->tpm_policy);
@@ -239,19 +241,48 @@ int agent_enrol(struct agent *a, json_t *body, int *status, char *err, size_t er
 			return -1;
 		}
 	}
-	/* Runtime (IMA) and measured-boot policies: not evaluated by this
-	 * verifier yet, so an enrolment that asks for one is refused rather
-	 * than attested without it. */
+	/* The runtime (IMA) policy: inline (base64 JSON, stored under its name
+	 * or the agent id when the enrolment is accepted) or by name from the
+	 * store. Measured-boot policies are not evaluated yet: an enrolment
+	 * that asks for one is refused rather than attested without it. */
 	const char *rp = str(body, "runtime_policy");
 	const char *rpn = str(body, "runtime_policy_name");
+	if (rpn && *rpn) {
+		if (strlen(rpn) > AGENT_ID_MAX || strspn(rpn, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != strlen(rpn)) {
+			error_set(err, errlen, "runtime_policy_name is not a valid name");
+			return -1;
+		}
+		a->runtime_policy_name = strdup(rpn);
+	}
+	if (rp && *rp) {
+		if (b64_decode(&b, rp, strlen(rp)) < 0) {
+			error_set(err, errlen, "runtime_policy must be base64 of the policy JSON");
+			return -1;
+		}
+		a->rp_text = (char *)buf_steal(&b, NULL);
+	} else if (a->runtime_policy_name) {
+		int r = verifier_db_policy_get(a->v->db, "runtime_policies",
+					       a->runtime_policy_name, &a->rp_text);
+		if (r != 0) {
+			*status = r < 0 ? 500 : 404;
+			error_set(err, errlen, "Could not find IMA policy with name %s!",
+				  a->runtime_policy_name);
+			return -1;
+		}
+	}
+	if (a->rp_text && runtime_policy_load(a->rp_text, strlen(a->rp_text),
+					      &a->rpolicy, why, sizeof why) < 0) {
+		error_set(err, errlen, "Runtime policy is malformatted: %s", why);
+		return -1;
+	}
 	json_t *mb = json_object_get(body, "mb_policy");
 	const char *mbn = str(body, "mb_policy_name");
-	if ((rp && *rp) || (rpn && *rpn) ||
-	    (mb && !json_is_null(mb) && !(json_is_string(mb) && !*json_string_value(mb))) ||
+	if ((mb && !json_is_null(mb) && !(json_is_string(mb) && !*json_string_value(mb))) ||
 	    (mbn && *mbn)) {
 		*status = 501;
-		error_set(err, errlen, "runtime (IMA) and measured-boot policies are not "
-			  "supported by this verifier yet");
+		error_set(err, errlen, "measured-boot policies are not supported by this "
+			  "verifier yet");
 		return -1;
 	}
 	return 0;
@@ -283,7 +314,7 @@ json_t *agent_status_json(const struct agent *a, const char *version)
 			      " s:s, s:s, s:s, s:s, s:I, s:I, s:I}",
 		"operational_state", a->state, "v", "ip", a->ip, "port", a->port,
 		"tpm_policy", a->tpm_policy_json, "meta_data", a->metadata,
-		"has_mb_refstate", 0, "has_runtime_policy", 0,
+		"has_mb_refstate", 0, "has_runtime_policy", a->rpolicy ? 1 : 0,
 		"accept_tpm_hash_algs", alg_list(a->accept[0]),
 		"accept_tpm_encryption_algs", alg_list(a->accept[1]),
 		"accept_tpm_signing_algs", alg_list(a->accept[2]),

@@ -48,7 +48,32 @@ static void add_agent(struct verifier *v, struct http_request *req,
 		return;
 	}
 	a->provide_v = a->v_len > 0;
-	int r = verifier_db_add(v->db, id, (const char *)req->body, STATE_START, NULL, NULL);
+	/* An inline runtime policy is stored under its name, or the agent id
+	 * (reused when that exists, as Keylime does). */
+	if (a->rp_text && !a->runtime_policy_name) {
+		a->runtime_policy_name = strdup(id);
+		if (verifier_db_policy_put(v->db, "runtime_policies", id, a->rp_text, 0) < 0) {
+			http_reply(resp, 500, "Database error", NULL);
+			agent_free(a);
+			json_decref(body);
+			return;
+		}
+	} else if (a->rp_text && json_string_value(json_object_get(body, "runtime_policy")) &&
+		   *json_string_value(json_object_get(body, "runtime_policy"))) {
+		int pr = verifier_db_policy_put(v->db, "runtime_policies",
+						a->runtime_policy_name, a->rp_text, 0);
+		if (pr != 0) {
+			snprintf(err, sizeof err, "IMA policy with name %s already exists. "
+				 "Please use a different name or delete the allowlist from "
+				 "the verifier.", a->runtime_policy_name);
+			http_reply(resp, pr < 0 ? 500 : 409, pr < 0 ? "Database error" : err, NULL);
+			agent_free(a);
+			json_decref(body);
+			return;
+		}
+	}
+	int r = verifier_db_add(v->db, id, (const char *)req->body, STATE_START,
+				a->runtime_policy_name, NULL);
 	json_decref(body);
 	if (r != 0) {
 		http_reply(resp, r == 1 ? 409 : 500, r == 1 ? "Agent already exists"
@@ -138,6 +163,8 @@ static void agents(struct verifier *v, struct http_request *req,
 			http_reply(resp, 500, "Database error", NULL);
 			return;
 		}
+		/* The policy stored under the agent's own id goes with it. */
+		verifier_db_policy_delete(v->db, "runtime_policies", id);
 		log_info("agent %s deleted", id);
 		remove_agent(v, a);
 		http_reply(resp, 200, "Success", NULL);

@@ -105,6 +105,36 @@ static int check_policy(struct agent *a, const struct pcr_bank *b)
 	return 0;
 }
 
+/* The IMA list against the quoted PCR 10 and the runtime policy. The state
+ * advances only when all of it passed (ima_verify commits nothing else). */
+static int check_ima(struct agent *a, json_t *res, const struct pcr_bank *b)
+{
+	char err[512];
+	json_t *list = json_object_get(res, "ima_measurement_list");
+	json_t *entry = json_object_get(res, "ima_measurement_list_entry");
+	json_t *boot = json_object_get(res, "boottime");
+	if (!(b->mask & 1u << IMA_PCR))
+		return fail(a, "pcr_validation.missing_pcrs", "PCR 10 is not in the quote");
+	if (!json_is_string(list))
+		return fail(a, "pcr_validation.unused_pcr_10",
+			    "the agent sent no IMA measurement list");
+	if ((entry && !json_is_integer(entry)) || (boot && !json_is_integer(boot)))
+		return fail(a, "qoute_validation.invalid_data",
+			    "ima_measurement_list_entry and boottime must be integers");
+	struct ima_input in = {
+		json_string_value(list), json_string_length(list),
+		entry ? (uint64_t)json_integer_value(entry) : 0,
+		boot ? (uint64_t)json_integer_value(boot) : 0,
+		b->alg, b->value[IMA_PCR], a->rpolicy, NULL, 0, 0,
+	};
+	struct ima_result out;
+	if (ima_verify(&a->ima, &in, &out, err, sizeof err) == 0)
+		return 0;
+	if (out.restart && in.first_entry != 0)
+		return 1;
+	return fail(a, "ima.validation", "%s", err);
+}
+
 int check_quote_reply(struct agent *a, json_t *res, int full)
 {
 	char err[256];
@@ -165,7 +195,7 @@ int check_quote_reply(struct agent *a, json_t *res, int full)
 			     a->hash_alg);
 		goto out;
 	}
-	r = 0;
+	r = a->rpolicy ? check_ima(a, res, b) : 0;
 out:
 	quote_free(&q);
 	return r;

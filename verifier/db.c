@@ -28,6 +28,12 @@ static const char *const schema[] = {
 	" mb_policy_name TEXT);"
 	"CREATE TABLE runtime_policies (name TEXT PRIMARY KEY, policy TEXT NOT NULL);"
 	"CREATE TABLE mb_policies (name TEXT PRIMARY KEY, policy TEXT);",
+	/* version 2: IMA progress, so a restart does not refetch whole logs */
+	"ALTER TABLE agents ADD COLUMN ima_next_entry INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE agents ADD COLUMN ima_boottime INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE agents ADD COLUMN ima_lag INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE agents ADD COLUMN ima_bank INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE agents ADD COLUMN ima_pcr10 TEXT;",
 };
 
 struct store *verifier_db_open(const char *path, char *err, size_t errlen)
@@ -77,7 +83,9 @@ int verifier_db_save_state(struct store *s, const struct agent *a)
 		" last_received_quote = ?, last_successful_attestation = ?,"
 		" hash_alg = ?, enc_alg = ?, sign_alg = ?, nk_pem = ?, tpm_clock = ?,"
 		" tpm_reset = ?, tpm_restart = ?, severity = ?, last_event_id = ?,"
-		" reason = ? WHERE agent_id = ?";
+		" reason = ?, ima_next_entry = ?, ima_boottime = ?, ima_lag = ?,"
+		" ima_bank = ?, ima_pcr10 = ? WHERE agent_id = ?";
+	char pcr10[2 * IMA_DIGEST_MAX + 1];
 	sqlite3_stmt *st = store_prepare(s, sql);
 	if (!st)
 		return -1;
@@ -98,7 +106,14 @@ int verifier_db_save_state(struct store *s, const struct agent *a)
 		sqlite3_bind_null(st, 12);
 	bind_text(st, 13, a->last_event_id);
 	bind_text(st, 14, a->reason);
-	sqlite3_bind_text(st, 15, a->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 15, (sqlite3_int64)a->ima.next_entry);
+	sqlite3_bind_int64(st, 16, (sqlite3_int64)a->ima.boottime);
+	sqlite3_bind_int64(st, 17, (sqlite3_int64)a->ima.lag);
+	sqlite3_bind_int(st, 18, a->ima.bank);
+	for (int i = 0; i < IMA_DIGEST_MAX; i++)
+		snprintf(pcr10 + 2 * i, 3, "%02x", a->ima.pcr10[i]);
+	sqlite3_bind_text(st, 19, pcr10, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 20, a->id, -1, SQLITE_STATIC);
 	return done(st);
 }
 
@@ -121,7 +136,8 @@ int verifier_db_each_agent(struct store *s, int (*fn)(json_t *row, void *arg),
 		"SELECT agent_id, enrolment, state, attestation_count,"
 		" last_received_quote, last_successful_attestation, hash_alg, enc_alg,"
 		" sign_alg, nk_pem, tpm_clock, tpm_reset, tpm_restart, severity,"
-		" last_event_id, reason FROM agents ORDER BY agent_id";
+		" last_event_id, reason, ima_next_entry, ima_boottime, ima_lag, ima_bank,"
+		" ima_pcr10 FROM agents ORDER BY agent_id";
 	sqlite3_stmt *st = store_prepare(s, sql);
 	int rc, r = 0;
 	if (!st)

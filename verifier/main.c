@@ -10,6 +10,7 @@
 
 #include "assay_build.h"
 #include "crypto/pki.h"
+#include "util/encode.h"
 #include "util/file.h"
 #include "util/log.h"
 #include "util/privdrop.h"
@@ -50,8 +51,9 @@ static const struct config_program program = {
 		"agent's TPM policy, delivers the key half V after the first good "
 		"quote, and on a failure records the reason and sends signed "
 		"revocation notices to the other agents and a webhook. Speaks "
-		"Keylime's verifier API v2.0 to v2.5. Runtime (IMA) and measured-boot "
-		"policies are not evaluated yet: enrolments that ask for them are "
+		"Keylime's verifier API v2.0 to v2.5. Runtime (IMA) policies are "
+		"checked against the IMA log, fetched incrementally; measured-boot "
+		"policies are not evaluated yet: enrolments that ask for one are "
 		"refused (501).",
 	.default_file = "/etc/assay/verifier.toml",
 	.options = options,
@@ -106,6 +108,16 @@ static int restore(json_t *row, void *arg)
 		snprintf(a->reason, sizeof a->reason, "%s", s);
 	if ((s = json_string_value(json_object_get(row, "nk_pem"))))
 		a->nk_pem = strdup(s);
+	a->ima.next_entry = (uint64_t)json_integer_value(json_object_get(row, "ima_next_entry"));
+	a->ima.boottime = (uint64_t)json_integer_value(json_object_get(row, "ima_boottime"));
+	a->ima.lag = (uint64_t)json_integer_value(json_object_get(row, "ima_lag"));
+	a->ima.bank = (uint16_t)json_integer_value(json_object_get(row, "ima_bank"));
+	if ((s = json_string_value(json_object_get(row, "ima_pcr10")))) {
+		struct buf pcr = BUF_INIT;
+		if (hex_decode(&pcr, s, strlen(s)) == 0 && pcr.len == sizeof a->ima.pcr10)
+			memcpy(a->ima.pcr10, pcr.data, pcr.len);
+		buf_free(&pcr);
+	}
 	/* V went out once the agent reached Get Quote; a changed payload key
 	 * (the agent lost its state) makes check.c send it again. */
 	a->provide_v = a->v_len > 0 && a->attestation_count == 0;

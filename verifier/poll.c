@@ -223,6 +223,15 @@ static void on_quote(int status, struct buf *body, const char *err, void *arg)
 	int ok = check_quote_reply(a, res, full);
 	json_decref(j);
 	record_latency(a->v, &a->sent_at);
+	if (ok == 1) {
+		/* The IMA list starts over (the agent rebooted): fetch it from
+		 * entry 0 at once; this quote proved nothing about it. */
+		log_info("agent %s: IMA list restarted, fetching it from entry 0", a->id);
+		ima_state_init(&a->ima);
+		save(a);
+		poll_start(a, 0);
+		return;
+	}
 	if (ok < 0) {
 		fail_agent(a, STATE_INVALID_QUOTE, "revocation");
 		return;
@@ -256,8 +265,10 @@ static void send_quote(struct agent *a)
 	    a->state == STATE_INVALID_QUOTE)
 		return;
 	random_nonce(a->nonce, sizeof a->nonce);
+	uint32_t mask = a->tpm_policy.mask | (a->rpolicy ? 1u << IMA_PCR : 0);
 	snprintf(path, sizeof path, "quotes/integrity?nonce=%s&mask=0x%x&partial=%d"
-		 "&ima_ml_entry=0", a->nonce, a->tpm_policy.mask, a->need_pubkey ? 0 : 1);
+		 "&ima_ml_entry=%llu", a->nonce, mask, a->need_pubkey ? 0 : 1,
+		 (unsigned long long)a->ima.next_entry);
 	url_for(a, url, sizeof url, path);
 	struct http_call call = { "GET", url, NULL, 0, a->mtls_cert, 0,
 				  a->v->request_timeout_ms, 8 << 20 };

@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 #include <stdint.h>
 
+#include "attest/ima.h"
 #include "config/config.h"
 #include "http/http.h"
 #include "store/store.h"
@@ -63,6 +64,9 @@ struct agent {
 	size_t v_len;
 	char *accept[3][ALGS_MAX];	/* hash, encryption, signing */
 	char *runtime_policy_name, *mb_policy_name;
+	struct runtime_policy *rpolicy;	/* NULL: no IMA checks */
+	char *rp_text;		/* the policy JSON, to store under its name */
+	struct ima_state ima;
 	/* Attestation state. */
 	enum agent_state state;
 	long long attestation_count, last_received_quote, last_successful;
@@ -132,8 +136,9 @@ void tpm_policy_free(struct tpm_policy *p);
 void poll_start(struct agent *a, long delay_ms);
 void poll_stop(struct agent *a);
 
-/* check.c: the checks on one quote reply. Returns 0 (pass) or -1 with
- * a.reason and the event id set. */
+/* check.c: the checks on one quote reply. Returns 0 (pass), -1 with
+ * a.reason and the event id set, or 1 when the IMA list must be fetched
+ * again from entry 0 (the agent rebooted). */
 int check_quote_reply(struct agent *a, json_t *results, int full);
 
 /* notify.c: revocation notices to the agents of this verifier and to the

@@ -6,6 +6,7 @@
  * verifier restarts and goes on; stop, reactivate, delete; policy stores;
  * bad input gets a 4xx and stores nothing. */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +21,7 @@
 #include "util/zip.h"
 
 static struct deploy D;
+static const char *runtime_policy_b64;	/* next enrolment's, or NULL */
 static EVP_PKEY *rev_key;
 static X509 *rev_cert;
 
@@ -108,7 +110,9 @@ static int enrol(struct node *n, struct node *ak_of, const char *tpm_policy,
 		"{s:s, s:i, s:s, s:s, s:s, s:n, s:s, s:s, s:s, s:s, s:[s,s], s:[s,s],"
 		" s:[s,s,s], s:s, s:s, s:s, s:s}",
 		"cloudagent_ip", "127.0.0.1", "cloudagent_port", n->port,
-		"tpm_policy", tpm_policy, "runtime_policy", "", "runtime_policy_name", "",
+		"tpm_policy", tpm_policy,
+		"runtime_policy", runtime_policy_b64 ? runtime_policy_b64 : "",
+		"runtime_policy_name", "",
 		"mb_policy", "mb_policy_name", "", "ima_sign_verification_keys", "",
 		"metadata", "{}", "revocation_key", (char *)key_pem.data,
 		"accept_tpm_hash_algs", "sha384", "sha256",
@@ -210,8 +214,8 @@ static void test_bad_input(struct node *n, struct node *fresh)
 	CHECK_INT(verifier("POST", "/v9.9/agents/x", "{}", &out), 400);
 	CHECK_INT(verifier("GET", "/v2.5/agents/nobody-here", NULL, &out), 404);
 	CHECK_INT(verifier("DELETE", "/v2.5/agents/nobody-here", NULL, &out), 404);
-	/* An enrolment asking for a runtime policy: refused, not ignored. */
-	CHECK_INT(enrol(fresh, fresh, "{\"mask\": \"0x0\"}", "runtime_policy"), 501);
+	/* An enrolment asking for a measured-boot policy: refused, not ignored. */
+	CHECK_INT(enrol(fresh, fresh, "{\"mask\": \"0x0\"}", "mb_policy"), 501);
 	/* A duplicate: 409. */
 	CHECK_INT(enrol(n, n, "{\"mask\": \"0x0\"}", NULL), 409);
 	/* Bad TPM policy. */
@@ -224,6 +228,145 @@ static void test_bad_input(struct node *n, struct node *fresh)
 	free(after_ids);
 	buf_free(&out);
 	buf_free(&before);
+}
+
+/* A synthetic IMA entry (ima-ng, sha256 file digest) appended to n's log;
+ * extend 1: PCR 10 is extended as the kernel would (agent stopped). */
+static void ima_append(struct deploy *d, struct node *n, const char *path,
+		       const char *content, int extend)
+{
+	struct buf fd = BUF_INIT, td = BUF_INIT, th = BUF_INIT, e1 = BUF_INIT,
+		   e256 = BUF_INIT, line = BUF_INIT;
+	crypto_digest(EVP_sha256(), content, strlen(content), &fd);
+	/* le32(len) "sha256:" NUL digest, le32(len) path NUL */
+	uint32_t dlen = 8 + (uint32_t)fd.len, plen = (uint32_t)strlen(path) + 1;
+	buf_append(&td, &dlen, 4);
+	buf_append(&td, "sha256:", 8);
+	buf_append(&td, fd.data, fd.len);
+	buf_append(&td, &plen, 4);
+	buf_append(&td, path, plen);
+	crypto_digest(EVP_sha1(), td.data, td.len, &th);
+	crypto_digest(EVP_sha256(), td.data, td.len, &e256);
+	char *thx = hex_encode_str(th.data, th.len), *fdx = hex_encode_str(fd.data, fd.len);
+	char *e256x = hex_encode_str(e256.data, e256.len);
+	buf_printf(&line, "10 %s ima-ng sha256:%s %s\n", thx, fdx, path);
+	FILE *f = fopen(n->ima, "a");
+	if (f) {
+		fwrite(line.data, 1, line.len, f);
+		fclose(f);
+	}
+	if (extend) {
+		char cmd[512];
+		snprintf(cmd, sizeof cmd, "tpm2_pcrextend -T '%s' 10:sha1=%s,sha256=%s "
+			 ">/dev/null 2>&1", n->tcti, thx, e256x);
+		CHECK_INT(system(cmd), 0);
+	}
+	(void)d;
+	free(thx);
+	free(fdx);
+	free(e256x);
+	buf_free(&fd); buf_free(&td); buf_free(&th); buf_free(&e1);
+	buf_free(&e256); buf_free(&line);
+}
+
+static char *policy_b64(const char *digests_json)
+{
+	struct buf p = BUF_INIT;
+	buf_printf(&p, "{\"meta\": {\"version\": 1, \"generator\": 2}, \"release\": 0, \"digests\": %s,"
+		   " \"excludes\": [], \"keyrings\": {}, \"ima\": {\"ignored_keyrings\": [],"
+		   " \"log_hash_alg\": \"sha1\", \"dm_policy\": null}, \"ima-buf\": {},"
+		   " \"verification-keys\": \"\"}", digests_json);
+	char *s = b64_encode_str(p.data, p.len);
+	buf_free(&p);
+	return s;
+}
+
+static char *sha256_hex(const char *content)
+{
+	struct buf d = BUF_INIT;
+	crypto_digest(EVP_sha256(), content, strlen(content), &d);
+	char *s = hex_encode_str(d.data, d.len);
+	buf_free(&d);
+	return s;
+}
+
+/* IMA: a node whose log and PCR 10 agree passes; a listed file with a new
+ * digest fails; re-enrolled with that digest allowed, an executed file
+ * missing from the policy fails; an entry appended without extending
+ * PCR 10 (a log edited after the fact) fails the replay. */
+static void test_ima(struct node *c)
+{
+	char digests[1024], path[200];
+	char *ok1 = sha256_hex("trusted one"), *ok2 = sha256_hex("trusted two"),
+	     *changed = sha256_hex("trusted two, patched");
+	struct buf out = BUF_INIT;
+	snprintf(path, sizeof path, "/v2.5/agents/%s", c->uuid);
+
+	snprintf(digests, sizeof digests, "{\"/usr/bin/one\": [\"%s\"], "
+		 "\"/usr/bin/two\": [\"%s\"]}", ok1, ok2);
+	char *pol = policy_b64(digests);
+	runtime_policy_b64 = pol;
+	CHECK_INT(enrol(c, c, "{\"mask\": \"0x0\"}", NULL), 200);
+	json_t *st = wait_state(c, 3, 3, 20);
+	CHECK_INT(json_integer_value(json_object_get(st, "operational_state")), 3);
+	CHECK_INT(json_integer_value(json_object_get(st, "has_runtime_policy")), 1);
+	json_decref(st);
+
+	/* /usr/bin/two changes: a digest the policy does not list. */
+	daemon_stop(c->pid, 0);
+	ima_append(&D, c, "/usr/bin/two", "trusted two, patched", 1);
+	CHECK_INT(node_start(&D, c, "rsassa", "rsa"), 0);
+	st = wait_state(c, 9, 0, 20);
+	const char *why = json_string_value(json_object_get(st, "failure_reason"));
+	CHECK(why && strstr(why, "file /usr/bin/two: digest sha256:") && strstr(why, "not in policy"));
+	json_decref(st);
+	CHECK_INT(verifier("DELETE", path, NULL, &out), 200);
+	free(pol);
+
+	/* Re-enrolled with the patched digest allowed; then a file the policy
+	 * does not know runs. */
+	snprintf(digests, sizeof digests, "{\"/usr/bin/one\": [\"%s\"], "
+		 "\"/usr/bin/two\": [\"%s\", \"%s\"]}", ok1, ok2, changed);
+	pol = policy_b64(digests);
+	runtime_policy_b64 = pol;
+	CHECK_INT(enrol(c, c, "{\"mask\": \"0x0\"}", NULL), 200);
+	st = wait_state(c, 3, 2, 20);
+	CHECK_INT(json_integer_value(json_object_get(st, "operational_state")), 3);
+	json_decref(st);
+	daemon_stop(c->pid, 0);
+	ima_append(&D, c, "/usr/bin/evil", "not in any policy", 1);
+	CHECK_INT(node_start(&D, c, "rsassa", "rsa"), 0);
+	st = wait_state(c, 9, 0, 20);
+	why = json_string_value(json_object_get(st, "failure_reason"));
+	CHECK(why && strstr(why, "file /usr/bin/evil not in policy") != NULL);
+	json_decref(st);
+	CHECK_INT(verifier("DELETE", path, NULL, &out), 200);
+	free(pol);
+
+	/* Everything allowed; then the log grows without PCR 10 following. */
+	snprintf(digests, sizeof digests, "{\"/usr/bin/one\": [\"%s\"], "
+		 "\"/usr/bin/two\": [\"%s\", \"%s\"], \"/usr/bin/evil\": [\"%s\"], "
+		 "\"/usr/bin/forged\": [\"%s\"]}", ok1, ok2, changed,
+		 sha256_hex("not in any policy"), sha256_hex("forged"));
+	pol = policy_b64(digests);
+	runtime_policy_b64 = pol;
+	CHECK_INT(enrol(c, c, "{\"mask\": \"0x0\"}", NULL), 200);
+	st = wait_state(c, 3, 2, 20);
+	CHECK_INT(json_integer_value(json_object_get(st, "operational_state")), 3);
+	json_decref(st);
+	ima_append(&D, c, "/usr/bin/forged", "forged", 0);
+	st = wait_state(c, 9, 0, 20);
+	why = json_string_value(json_object_get(st, "failure_reason"));
+	CHECK(why && strstr(why, "PCR 10") != NULL);
+	if (why)
+		printf("  (replay failure: %s)\n", why);
+	json_decref(st);
+	runtime_policy_b64 = NULL;
+	free(pol);
+	free(ok1);
+	free(ok2);
+	free(changed);
+	buf_free(&out);
 }
 
 static void test_policies(void)
@@ -255,18 +398,26 @@ int main(void)
 	rev_key = crypto_rsa_generate(2048);
 	struct crypto_cert_spec spec = { "revocation", NULL, NULL, 30, 0 };
 	rev_cert = crypto_cert_issue(rev_key, &spec, NULL, NULL);
+	/* Retries cover an agent restarting (IMA tests) yet fail a dead one
+	 * within seconds. */
 	const char *const fast[] = { "--quote-interval-ms", "300", "--retry-interval-ms",
-				     "200", "--max-retries", "2", NULL };
+				     "300", "--max-retries", "8", NULL };
 
-	struct node nodes[2];
-	struct node *a = &nodes[0], *b = &nodes[1];
+	struct node nodes[3];
+	struct node *a = &nodes[0], *b = &nodes[1], *c = &nodes[2];
 	struct buf out = BUF_INIT;
 	char path[300], marker[300], revoked_a[300], revoked_b[300];
 	CHECK_INT(deploy_start_registrar(&D), 0);
 	CHECK_INT(deploy_start_verifier(&D, fast), 0);
 	CHECK_INT(node_init(&D, a, "node-a", "agent-a"), 0);
 	CHECK_INT(node_init(&D, b, "node-b", "agent-b"), 0);
-	int up = node_start(&D, a, "rsassa", "rsa") == 0 && node_start(&D, b, "ecdsa", "rsa") == 0;
+	CHECK_INT(node_init(&D, c, "node-c", "agent-c"), 0);
+	/* Node C's IMA log: two files, PCR 10 extended to match. */
+	unlink(c->ima);
+	ima_append(&D, c, "/usr/bin/one", "trusted one", 1);
+	ima_append(&D, c, "/usr/bin/two", "trusted two", 1);
+	int up = node_start(&D, a, "rsassa", "rsa") == 0 && node_start(&D, b, "ecdsa", "rsa") == 0 &&
+		 node_start(&D, c, "rsassa", "rsa") == 0;
 	CHECK(up);
 	if (!up)
 		goto out;
@@ -286,6 +437,7 @@ int main(void)
 
 	test_bad_input(a, b);
 	test_policies();
+	test_ima(c);
 
 	/* The verifier restarts: the agent goes on being attested. */
 	daemon_stop(D.ver, 0);
@@ -298,7 +450,9 @@ int main(void)
 	json_decref(st);
 
 	/* Agent B's TPM policy wants PCR 23 non-zero: Invalid Quote with the
-	 * reason, and agent A receives a signed revocation and acts on it. */
+	 * reason, and agent A receives a signed revocation and acts on it.
+	 * (A has recorded node C's notices already: start afresh.) */
+	unlink(revoked_a);
 	CHECK_INT(enrol(b, b, "{\"mask\": \"0x0\", \"23\": [\"0000000000000000000000000000000000000000000000000000000000000001\"]}", NULL), 200);
 	st = wait_state(b, 9, 0, 20);
 	CHECK_INT(json_integer_value(json_object_get(st, "operational_state")), 9);
@@ -347,12 +501,12 @@ int main(void)
 
 	CHECK_INT(deploy_fetch(&D, D.ver_port, 1, "GET", "/metrics", NULL, &out), 200);
 	CHECK(strstr((char *)out.data, "assay_verifier_attestations_total") != NULL);
-	CHECK(strstr((char *)out.data, "assay_verifier_agents{state=\"invalid_quote\"} 1") != NULL);
+	CHECK(strstr((char *)out.data, "assay_verifier_agents{state=\"invalid_quote\"} 2") != NULL);
 out:
 	buf_free(&out);
 	X509_free(rev_cert);
 	EVP_PKEY_free(rev_key);
 	int failed = check_done();
-	deploy_finish(&D, nodes, 2, failed);
+	deploy_finish(&D, nodes, 3, failed);
 	return failed;
 }
