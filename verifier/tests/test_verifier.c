@@ -344,10 +344,12 @@ static void test_ima(struct node *c)
 	free(pol);
 
 	/* Everything allowed; then the log grows without PCR 10 following. */
+	char *evil = sha256_hex("not in any policy"), *forged = sha256_hex("forged");
 	snprintf(digests, sizeof digests, "{\"/usr/bin/one\": [\"%s\"], "
 		 "\"/usr/bin/two\": [\"%s\", \"%s\"], \"/usr/bin/evil\": [\"%s\"], "
-		 "\"/usr/bin/forged\": [\"%s\"]}", ok1, ok2, changed,
-		 sha256_hex("not in any policy"), sha256_hex("forged"));
+		 "\"/usr/bin/forged\": [\"%s\"]}", ok1, ok2, changed, evil, forged);
+	free(evil);
+	free(forged);
 	pol = policy_b64(digests);
 	runtime_policy_b64 = pol;
 	CHECK_INT(enrol(c, c, "{\"mask\": \"0x0\"}", NULL), 200);
