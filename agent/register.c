@@ -136,7 +136,7 @@ out:
 int agent_register(struct agent *a, char *err, size_t errlen)
 {
 	char base[300];
-	struct http_client_config hc = { NULL, 0, 30000, 1 << 20 };
+	struct http_client_config hc = { NULL, 0, 30000, 1 << 20, NULL };
 	snprintf(base, sizeof base, "http://%s:%lld", config_str(a->cfg, "registrar_ip"),
 		 config_int(a->cfg, "registrar_port"));
 	long long tries = config_int(a->cfg, "registration_retries");

@@ -52,7 +52,7 @@ static int one_agent(int i)
 	char url[256], err[256], uuid[64];
 	struct buf out = BUF_INIT, blob = BUF_INIT, cred = BUF_INIT, tag = BUF_INIT,
 		   body = BUF_INIT;
-	struct http_client_config hc = { NULL, 0, 30000, 1 << 20 };
+	struct http_client_config hc = { NULL, 0, 30000, 1 << 20, NULL };
 	int r = -1;
 	snprintf(uuid, sizeof uuid, "bench-%08d", i);
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/v2.5/agents/%s", port, uuid);
@@ -164,7 +164,7 @@ int main(int argc, char **argv)
 			 "nobody", NULL };
 	pid_t pid = daemon_start(args, log);
 	char url[128];
-	struct http_client_config hc = { NULL, 0, 1000, 1 << 16 };
+	struct http_client_config hc = { NULL, 0, 1000, 1 << 16, NULL };
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/version", port);
 	if (daemon_wait_http(&hc, url, 10000) < 0)
 		return 1;

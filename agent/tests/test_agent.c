@@ -172,7 +172,7 @@ static void test_bad_input(struct node *n)
 	char url[128], err[256], pin[400];
 	snprintf(pin, sizeof pin, "%s/server-cert.crt", n->dir);
 	struct http_tls anon = { NULL, NULL, pin };
-	struct http_client_config c = { &anon, 0, 5000, 1 << 16 };
+	struct http_client_config c = { &anon, 0, 5000, 1 << 16, NULL };
 	snprintf(url, sizeof url, "https://127.0.0.1:%d/v2.1/keys/pubkey", n->port);
 	CHECK_INT(http_fetch(&c, "GET", url, NULL, 0, &out, err, sizeof err), -1);
 	c.tls = NULL;

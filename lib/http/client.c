@@ -493,7 +493,7 @@ int http_fetch(const struct http_client_config *cfg, const char *method,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	struct http_call call = { method, url, body, body_len, NULL,
+	struct http_call call = { method, url, body, body_len, cfg->pinned,
 				  cfg->verify_host, cfg->timeout_ms, cfg->max_response };
 	if (!(c = http_client_new(f.base, cfg->tls, why, sizeof why)) ||
 	    http_client_send(c, &call, fetch_done, &f, why, sizeof why) < 0) {

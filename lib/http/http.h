@@ -122,6 +122,7 @@ struct http_client_config {
 	int verify_host;	/* check the server name against its certificate */
 	long timeout_ms;
 	size_t max_response;
+	X509 *pinned;		/* trust exactly this server certificate */
 };
 
 /* Blocking: sends one request on a private loop. Returns the HTTP status,

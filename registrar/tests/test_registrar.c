@@ -56,7 +56,7 @@ static int request(int admin, const char *method, const char *path,
 {
 	char url[512], err[256];
 	struct http_tls tls = { cli_cert, cli_key, ca };
-	struct http_client_config cfg = { admin ? &tls : NULL, 0, 10000, 1 << 20 };
+	struct http_client_config cfg = { admin ? &tls : NULL, 0, 10000, 1 << 20, NULL };
 	snprintf(url, sizeof url, "%s://127.0.0.1:%d%s", admin ? "https" : "http",
 		 admin ? tls_port : port, path);
 	buf_reset(out);
@@ -166,7 +166,7 @@ static void start(void)
 			 geteuid() == 0 ? "--user" : NULL, "nobody", NULL };
 	pid = daemon_start(argv, log_path);
 	char url[128];
-	struct http_client_config cfg = { NULL, 0, 1000, 1 << 16 };
+	struct http_client_config cfg = { NULL, 0, 1000, 1 << 16, NULL };
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/version", port);
 	CHECK_INT(daemon_wait_http(&cfg, url, 10000), 0);
 }
@@ -229,7 +229,7 @@ static void test_bad_input(struct soft_agent *a, const char *good_tag)
 	/* Admin API: no client certificate, or plain HTTP, gets nothing. */
 	char url[128], err[256];
 	struct http_tls anon = { NULL, NULL, ca };
-	struct http_client_config cfg = { &anon, 0, 5000, 1 << 16 };
+	struct http_client_config cfg = { &anon, 0, 5000, 1 << 16, NULL };
 	snprintf(url, sizeof url, "https://127.0.0.1:%d/v2.1/agents/", tls_port);
 	CHECK_INT(http_fetch(&cfg, "GET", url, NULL, 0, &out, err, sizeof err), -1);
 	cfg.tls = NULL;

@@ -45,7 +45,7 @@ int deploy_start_registrar(struct deploy *d)
 			 "--tls-dir", d->tls, (char *)as_user("--user"), "nobody", NULL };
 	d->reg = daemon_start(argv, log);
 	char url[128];
-	struct http_client_config c = { NULL, 0, 1000, 1 << 16 };
+	struct http_client_config c = { NULL, 0, 1000, 1 << 16, NULL };
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/version", d->reg_port);
 	return daemon_wait_http(&c, url, 10000);
 }
@@ -77,7 +77,7 @@ int deploy_start_verifier(struct deploy *d, const char *const *extra)
 	d->ver = daemon_start(argv, log);
 	char url[128];
 	struct http_tls t = { d->cert, d->key, d->ca };
-	struct http_client_config c = { &t, 0, 1000, 1 << 16 };
+	struct http_client_config c = { &t, 0, 1000, 1 << 16, NULL };
 	snprintf(url, sizeof url, "https://127.0.0.1:%d/version", d->ver_port);
 	return daemon_wait_http(&c, url, 10000);
 }
@@ -87,7 +87,7 @@ int deploy_fetch(struct deploy *d, int port, int tls, const char *method,
 {
 	char url[600], err[256];
 	struct http_tls t = { d->cert, d->key, d->ca };
-	struct http_client_config cfg = { tls ? &t : NULL, 0, 20000, 32 << 20 };
+	struct http_client_config cfg = { tls ? &t : NULL, 0, 20000, 32 << 20, NULL };
 	snprintf(url, sizeof url, "%s://127.0.0.1:%d%s", tls ? "https" : "http", port, path);
 	buf_reset(out);
 	int st = http_fetch(&cfg, method, url, body, body ? strlen(body) : 0, out, err,
@@ -159,7 +159,7 @@ int node_fetch(struct node *n, struct deploy *d, const char *method,
 	char url[600], err[256], pin[200];
 	snprintf(pin, sizeof pin, "%s/server-cert.crt", n->dir);
 	struct http_tls t = { d->cert, d->key, pin };
-	struct http_client_config cfg = { &t, 0, 20000, 32 << 20 };
+	struct http_client_config cfg = { &t, 0, 20000, 32 << 20, NULL };
 	snprintf(url, sizeof url, "https://127.0.0.1:%d%s", n->port, path);
 	buf_reset(out);
 	int st = http_fetch(&cfg, method, url, body, body ? strlen(body) : 0, out, err,

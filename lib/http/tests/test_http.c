@@ -46,7 +46,7 @@ static int fetch(const struct http_tls *tls, int port, const char *method,
 		 struct buf *out)
 {
 	char url[256], err[256];
-	struct http_client_config cfg = { tls, 0, 5000, 1 << 20 };
+	struct http_client_config cfg = { tls, 0, 5000, 1 << 20, NULL };
 	snprintf(url, sizeof url, "%s://127.0.0.1:%d%s", tls ? "https" : "http",
 		 port, path);
 	buf_reset(out);

@@ -1,0 +1,13 @@
+/* policy_create: runtime (IMA) policies made from what a node runs. */
+#ifndef ASSAY_CLI_POLICY_CREATE_H
+#define ASSAY_CLI_POLICY_CREATE_H
+
+#include "config/config.h"
+
+/* From --ima-log (the entries' file digests) or --dir (sha256 of every
+ * regular file, named as absolute paths below the directory), leaving
+ * out --exclude. Writes Keylime's runtime policy JSON to --output or
+ * standard output. Returns the exit status (0, 1 failed, 2 usage). */
+int policy_create_runtime(const struct config *cfg);
+
+#endif
