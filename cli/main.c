@@ -89,6 +89,8 @@ static int need(const struct config *cfg, const char *name)
 	return -1;
 }
 
+static int id_width = 40;
+
 static void print_status(const char *id, json_t *s)
 {
 	int st = (int)json_integer_value(json_object_get(s, "operational_state"));
@@ -101,7 +103,7 @@ static void print_status(const char *id, json_t *s)
 		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	}
 	const char *why = json_string_value(json_object_get(s, "failure_reason"));
-	printf("%-40s %-20s %8lld  %-20s %s\n", id, tenant_state_name(st),
+	printf("%-*s %-20s %8lld  %-20s %s\n", id_width, id, tenant_state_name(st),
 	       json_integer_value(json_object_get(s, "attestation_count")), when,
 	       why ? why : "");
 }
@@ -126,7 +128,14 @@ static int cmd_status(struct tenant *t, const struct config *cfg, int all)
 		printf("%s\n", s ? s : "{}");
 		free(s);
 	} else {
-		printf("%-40s %-20s %8s  %-20s %s\n", "AGENT", "STATE", "ATTESTED",
+		const char *k;
+		json_t *val;
+		id_width = all ? 5 : (int)strlen(config_str(cfg, "uuid"));
+		if (all)
+			json_object_foreach(res, k, val)
+				if ((int)strlen(k) > id_width)
+					id_width = (int)strlen(k);
+		printf("%-*s %-20s %8s  %-20s %s\n", id_width, "AGENT", "STATE", "ATTESTED",
 		       "LAST SUCCESS", "REASON");
 		if (all) {
 			const char *id;
