@@ -13,6 +13,7 @@
 #include "util/encode.h"
 #include "util/file.h"
 #include "util/log.h"
+#include "util/name.h"
 
 static void state_path(const struct agent *a, char *out, size_t n, const char *file)
 {
@@ -111,9 +112,7 @@ static int resolve_uuid(struct agent *a, char *err, size_t errlen)
 		return uuid_from_ek(a, err, errlen);
 	if (strcmp(u, "generate") == 0)
 		return uuid_generated(a, err, errlen);
-	size_t n = strlen(u);
-	if (n == 0 || n > AGENT_UUID_MAX || strspn(u, "abcdefghijklmnopqrstuvwxyz"
-					"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != n) {
+	if (!name_valid(u, AGENT_UUID_MAX)) {
 		snprintf(err, errlen, "uuid: '%s' is not an agent id (letters, digits, "
 			 "'-', '_', '.'), 'hash_ek' or 'generate'", u);
 		return -1;

@@ -6,7 +6,6 @@
  * ActivateCredential with that EK. Admin port (mutual TLS): list, show and
  * delete. Every handler validates all of its input before it touches the
  * database, and changes at most one row in one transaction. */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +15,7 @@
 #include "tpm/tpm_public.h"
 #include "util/encode.h"
 #include "util/log.h"
+#include "util/name.h"
 #include "util/secure.h"
 
 const char *const registrar_api_versions[] = {
@@ -27,17 +27,6 @@ const char *const registrar_api_versions[] = {
  * agent proves possession with is the base64 text of those bytes (that is
  * what Keylime's agents compute, so we must too). */
 #define CHALLENGE_LEN 32
-
-int registrar_valid_agent_id(const char *id)
-{
-	size_t n = strlen(id);
-	if (n == 0 || n > AGENT_ID_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)id[i]) && !strchr("-_.", id[i]))
-			return 0;
-	return 1;
-}
 
 static int version_supported(const char *v)
 {
@@ -78,7 +67,7 @@ static int route_common(struct http_request *req, struct http_response *resp)
 		http_reply(resp, 404, "Not found", NULL);
 		return 1;
 	}
-	if (req->n_segments >= 2 && !registrar_valid_agent_id(req->segments[1])) {
+	if (req->n_segments >= 2 && !name_valid(req->segments[1], AGENT_ID_MAX)) {
 		http_reply(resp, 400, "Invalid agent id", NULL);
 		return 1;
 	}

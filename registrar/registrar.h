@@ -59,7 +59,5 @@ void registrar_admin_api(struct http_request *req, struct http_response *resp,
 extern const char *const registrar_api_versions[];
 #define REGISTRAR_API_CURRENT "2.5"
 
-/* Agent ids are UUIDs in practice; Keylime also allows host-like names. */
-int registrar_valid_agent_id(const char *id);
 
 #endif

@@ -8,6 +8,7 @@
 #include "tpm/tpm_public.h"
 #include "util/encode.h"
 #include "util/error.h"
+#include "util/name.h"
 #include "util/secure.h"
 #include "verifier/verifier.h"
 
@@ -248,8 +249,7 @@ int agent_enrol(struct agent *a, json_t *body, int *status, char *err, size_t er
 	const char *rp = str(body, "runtime_policy");
 	const char *rpn = str(body, "runtime_policy_name");
 	if (rpn && *rpn) {
-		if (strlen(rpn) > AGENT_ID_MAX || strspn(rpn, "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != strlen(rpn)) {
+		if (!name_valid(rpn, AGENT_ID_MAX)) {
 			error_set(err, errlen, "runtime_policy_name is not a valid name");
 			return -1;
 		}

@@ -2,29 +2,18 @@
  * agents (add, status, list, delete, reactivate, stop), the named policy
  * stores (allowlists: runtime policies; mbpolicies: measured boot), /version
  * and /metrics. Input is checked completely before anything is stored. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/encode.h"
 #include "util/log.h"
+#include "util/name.h"
 #include "verifier/verifier.h"
 
 const char *const verifier_api_versions[] = {
 	"2.0", "2.1", "2.2", "2.3", "2.4", "2.5", NULL
 };
-
-static int valid_id(const char *id)
-{
-	size_t n = strlen(id);
-	if (n == 0 || n > AGENT_ID_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)id[i]) && !strchr("-_.", id[i]))
-			return 0;
-	return 1;
-}
 
 static void add_agent(struct verifier *v, struct http_request *req,
 		      struct http_response *resp, const char *id)
@@ -143,7 +132,7 @@ static void agents(struct verifier *v, struct http_request *req,
 		return;
 	}
 	const char *id = req->segments[1];
-	if (!valid_id(id)) {
+	if (!name_valid(id, AGENT_ID_MAX)) {
 		http_reply(resp, 400, "agent_id not valid", NULL);
 		return;
 	}
@@ -217,7 +206,7 @@ static void policies(struct verifier *v, struct http_request *req,
 		return;
 	}
 	const char *name = req->segments[1];
-	if (req->n_segments != 2 || !valid_id(name)) {
+	if (req->n_segments != 2 || !name_valid(name, AGENT_ID_MAX)) {
 		http_reply(resp, 400, "Invalid policy name", NULL);
 		return;
 	}

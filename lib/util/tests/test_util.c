@@ -10,6 +10,7 @@
 #include "util/encode.h"
 #include "util/file.h"
 #include "util/map.h"
+#include "util/name.h"
 #include "util/secure.h"
 #include "util/zip.h"
 
@@ -231,8 +232,20 @@ static void test_map(void)
 	map_free(m);
 }
 
+static void test_name(void)
+{
+	CHECK(name_valid("d432fbb3-d2f1-4a97-9ef7-75bd81c00000", 255));
+	CHECK(name_valid("agent_1.example", 255));
+	CHECK(!name_valid("", 255));
+	CHECK(!name_valid("..", 255));
+	CHECK(!name_valid("a/b", 255));
+	CHECK(!name_valid("a b", 255));
+	CHECK(!name_valid("abcd", 3));
+}
+
 int main(void)
 {
+	test_name();
 	test_map();
 	test_zip();
 	test_b64_roundtrip();
