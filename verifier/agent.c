@@ -56,6 +56,8 @@ void agent_free(struct agent *a)
 	free(a->runtime_policy_name);
 	runtime_policy_free(a->rpolicy);
 	free(a->rp_text);
+	mb_refstate_free(a->mbpolicy);
+	free(a->mb_text);
 	free(a->mb_policy_name);
 	free(a->nk_pem);
 	tpm_policy_free(&a->tpm_policy);
@@ -276,14 +278,43 @@ int agent_enrol(struct agent *a, json_t *body, int *status, char *err, size_t er
 		error_set(err, errlen, "Runtime policy is malformatted: %s", why);
 		return -1;
 	}
+	/* The measured-boot reference state: inline (a JSON string) or by name
+	 * from the store; {} means accept-all, as in Keylime. */
 	json_t *mb = json_object_get(body, "mb_policy");
 	const char *mbn = str(body, "mb_policy_name");
-	if ((mb && !json_is_null(mb) && !(json_is_string(mb) && !*json_string_value(mb))) ||
-	    (mbn && *mbn)) {
-		*status = 501;
-		error_set(err, errlen, "measured-boot policies are not supported by this "
-			  "verifier yet");
+	if (mbn && *mbn) {
+		if (!name_valid(mbn, AGENT_ID_MAX)) {
+			error_set(err, errlen, "mb_policy_name is not a valid name");
+			return -1;
+		}
+		a->mb_policy_name = strdup(mbn);
+	}
+	if (mb && !json_is_null(mb) && !json_is_string(mb)) {
+		error_set(err, errlen, "mb_policy must be a JSON string or null");
 		return -1;
+	}
+	if (json_is_string(mb) && json_string_length(mb) > 0) {
+		a->mb_text = strdup(json_string_value(mb));
+	} else if (a->mb_policy_name) {
+		int r = verifier_db_policy_get(a->v->db, "mb_policies", a->mb_policy_name,
+					       &a->mb_text);
+		if (r != 0) {
+			*status = r < 0 ? 500 : 404;
+			error_set(err, errlen, "Could not find mb_policy with name %s!",
+				  a->mb_policy_name);
+			return -1;
+		}
+	}
+	if (a->mb_text) {
+		a->mbpolicy = mb_refstate_load(a->mb_text, strlen(a->mb_text), why, sizeof why);
+		if (!a->mbpolicy) {
+			error_set(err, errlen, "Measured boot policy is malformatted: %s", why);
+			return -1;
+		}
+		if (mb_refstate_is_empty(a->mbpolicy)) {
+			mb_refstate_free(a->mbpolicy);
+			a->mbpolicy = NULL;
+		}
 	}
 	return 0;
 }
@@ -314,7 +345,8 @@ json_t *agent_status_json(const struct agent *a, const char *version)
 			      " s:s, s:s, s:s, s:s, s:I, s:I, s:I}",
 		"operational_state", a->state, "v", "ip", a->ip, "port", a->port,
 		"tpm_policy", a->tpm_policy_json, "meta_data", a->metadata,
-		"has_mb_refstate", 0, "has_runtime_policy", a->rpolicy ? 1 : 0,
+		"has_mb_refstate", a->mbpolicy ? 1 : 0,
+		"has_runtime_policy", a->rpolicy ? 1 : 0,
 		"accept_tpm_hash_algs", alg_list(a->accept[0]),
 		"accept_tpm_encryption_algs", alg_list(a->accept[1]),
 		"accept_tpm_signing_algs", alg_list(a->accept[2]),

@@ -61,8 +61,25 @@ static void add_agent(struct verifier *v, struct http_request *req,
 			return;
 		}
 	}
+	/* Likewise an inline reference state. */
+	if (a->mb_text && json_string_value(json_object_get(body, "mb_policy")) &&
+	    *json_string_value(json_object_get(body, "mb_policy"))) {
+		if (!a->mb_policy_name)
+			a->mb_policy_name = strdup(id);
+		int pr = verifier_db_policy_put(v->db, "mb_policies", a->mb_policy_name,
+						a->mb_text, 0);
+		if (pr != 0 && strcmp(a->mb_policy_name, id) != 0) {
+			snprintf(err, sizeof err, "mb_policy with name %s already exists. "
+				 "Please use a different name or delete the mb_policy from "
+				 "the verifier.", a->mb_policy_name);
+			http_reply(resp, pr < 0 ? 500 : 409, pr < 0 ? "Database error" : err, NULL);
+			agent_free(a);
+			json_decref(body);
+			return;
+		}
+	}
 	int r = verifier_db_add(v->db, id, (const char *)req->body, STATE_START,
-				a->runtime_policy_name, NULL);
+				a->runtime_policy_name, a->mb_policy_name);
 	json_decref(body);
 	if (r != 0) {
 		http_reply(resp, r == 1 ? 409 : 500, r == 1 ? "Agent already exists"
@@ -154,6 +171,7 @@ static void agents(struct verifier *v, struct http_request *req,
 		}
 		/* The policy stored under the agent's own id goes with it. */
 		verifier_db_policy_delete(v->db, "runtime_policies", id);
+		verifier_db_policy_delete(v->db, "mb_policies", id);
 		log_info("agent %s deleted", id);
 		remove_agent(v, a);
 		http_reply(resp, 200, "Success", NULL);

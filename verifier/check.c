@@ -105,6 +105,57 @@ static int check_policy(struct agent *a, const struct pcr_bank *b)
 	return 0;
 }
 
+/* The UEFI event log: its replay must give the quoted PCRs the policy
+ * reads, and the boot it describes must satisfy the reference state. The
+ * evaluation runs once per boot of the node (TPM reset count), as
+ * Keylime's measured_boot_evaluate = once; the PCR comparison every time. */
+static int check_mb(struct agent *a, json_t *res, const struct pcr_values *pv)
+{
+	char err[512];
+	struct buf raw = BUF_INIT;
+	struct uefi_log log;
+	struct uefi_boot_state st;
+	struct pcr_values rep;
+	int r = -1;
+	memset(&log, 0, sizeof log);
+	const char *b64 = json_string_value(json_object_get(res, "mb_measurement_list"));
+	if (!b64)
+		return fail(a, "pcr_validation.unused_pcr_0", "the agent sent no UEFI event log");
+	if (strlen(b64) > 4 * ((size_t)16 << 20) / 3 + 4 ||
+	    b64_decode(&raw, b64, strlen(b64)) < 0)
+		return fail(a, "measured_boot.invalid_log",
+			    "the UEFI event log is not base64 (or too large)");
+	if (uefi_log_parse(raw.data, raw.len, &log, err, sizeof err) < 0 ||
+	    uefi_log_replay(&log, &rep, err, sizeof err) < 0) {
+		fail(a, "measured_boot.invalid_log", "UEFI event log: %s", err);
+		goto out;
+	}
+	if (uefi_pcrs_compare(&rep, pv, MB_POLICY_PCRS, err, sizeof err) < 0) {
+		fail(a, "measured_boot.invalid_pcr", "%s", err);
+		goto out;
+	}
+	if (!a->mb_evaluated || a->mb_reset != a->tpm_reset) {
+		if (uefi_boot_state_build(&log, &st, err, sizeof err) < 0) {
+			uefi_boot_state_free(&st);
+			fail(a, "measured_boot.invalid_log", "UEFI event log: %s", err);
+			goto out;
+		}
+		int ok = mb_refstate_evaluate(a->mbpolicy, &st, err, sizeof err);
+		uefi_boot_state_free(&st);
+		if (ok < 0) {
+			fail(a, "measured_boot.policy", "measured boot: %s", err);
+			goto out;
+		}
+		a->mb_evaluated = 1;
+		a->mb_reset = a->tpm_reset;
+	}
+	r = 0;
+out:
+	uefi_log_free(&log);
+	buf_free(&raw);
+	return r;
+}
+
 /* The IMA list against the quoted PCR 10 and the runtime policy. The state
  * advances only when all of it passed (ima_verify commits nothing else). */
 static int check_ima(struct agent *a, json_t *res, const struct pcr_bank *b)
@@ -195,6 +246,8 @@ int check_quote_reply(struct agent *a, json_t *res, int full)
 			     a->hash_alg);
 		goto out;
 	}
+	if (a->mbpolicy && check_mb(a, res, &pv) < 0)
+		goto out;
 	r = a->rpolicy ? check_ima(a, res, b) : 0;
 out:
 	quote_free(&q);

@@ -53,8 +53,8 @@ static const struct config_program program = {
 		"revocation notices to the other agents and a webhook. Speaks "
 		"Keylime's verifier API v2.0 to v2.5. Runtime (IMA) policies are "
 		"checked against the IMA log, fetched incrementally; measured-boot "
-		"policies are not evaluated yet: enrolments that ask for one are "
-		"refused (501).",
+		"reference states against the UEFI event log, replayed against the "
+		"quoted PCRs every time and evaluated once per boot.",
 	.default_file = "/etc/assay/verifier.toml",
 	.options = options,
 };

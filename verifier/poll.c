@@ -265,7 +265,8 @@ static void send_quote(struct agent *a)
 	    a->state == STATE_INVALID_QUOTE)
 		return;
 	random_nonce(a->nonce, sizeof a->nonce);
-	uint32_t mask = a->tpm_policy.mask | (a->rpolicy ? 1u << IMA_PCR : 0);
+	uint32_t mask = a->tpm_policy.mask | (a->rpolicy ? 1u << IMA_PCR : 0) |
+			(a->mbpolicy ? MB_POLICY_PCRS : 0);
 	snprintf(path, sizeof path, "quotes/integrity?nonce=%s&mask=0x%x&partial=%d"
 		 "&ima_ml_entry=%llu", a->nonce, mask, a->need_pubkey ? 0 : 1,
 		 (unsigned long long)a->ima.next_entry);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "attest/ima.h"
+#include "attest/mb_policy.h"
 #include "config/config.h"
 #include "http/http.h"
 #include "store/store.h"
@@ -67,6 +68,10 @@ struct agent {
 	struct runtime_policy *rpolicy;	/* NULL: no IMA checks */
 	char *rp_text;		/* the policy JSON, to store under its name */
 	struct ima_state ima;
+	struct mb_refstate *mbpolicy;	/* NULL: no measured-boot checks */
+	char *mb_text;		/* the reference state JSON */
+	int mb_evaluated;	/* evaluated for this boot (mb_reset) */
+	uint32_t mb_reset;
 	/* Attestation state. */
 	enum agent_state state;
 	long long attestation_count, last_received_quote, last_successful;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attest/mb_policy.h"
 #include "crypto/crypto.h"
 #include "tests/lib/deploy.h"
 #include "tests/lib/swtpm.h"
@@ -22,6 +23,7 @@
 
 static struct deploy D;
 static const char *runtime_policy_b64;	/* next enrolment's, or NULL */
+static const char *mb_policy_json;	/* next enrolment's, or NULL */
 static EVP_PKEY *rev_key;
 static X509 *rev_cert;
 
@@ -126,6 +128,8 @@ static int enrol(struct node *n, struct node *ak_of, const char *tpm_policy,
 	json_decref(own);
 	if (extra_field)
 		json_object_set_new(body, extra_field, json_string("eyJ4IjoxfQ=="));
+	if (mb_policy_json)
+		json_object_set_new(body, "mb_policy", json_string(mb_policy_json));
 	char *bs = json_dumps(body, 0);
 	snprintf(path, sizeof path, "/v2.5/agents/%s", n->uuid);
 	int st = verifier("POST", path, bs, &out);
@@ -214,8 +218,8 @@ static void test_bad_input(struct node *n, struct node *fresh)
 	CHECK_INT(verifier("POST", "/v9.9/agents/x", "{}", &out), 400);
 	CHECK_INT(verifier("GET", "/v2.5/agents/nobody-here", NULL, &out), 404);
 	CHECK_INT(verifier("DELETE", "/v2.5/agents/nobody-here", NULL, &out), 404);
-	/* An enrolment asking for a measured-boot policy: refused, not ignored. */
-	CHECK_INT(enrol(fresh, fresh, "{\"mask\": \"0x0\"}", "mb_policy"), 501);
+	/* A measured-boot policy that is not a reference state. */
+	CHECK_INT(enrol(fresh, fresh, "{\"mask\": \"0x0\"}", "mb_policy"), 400);
 	/* A duplicate: 409. */
 	CHECK_INT(enrol(n, n, "{\"mask\": \"0x0\"}", NULL), 409);
 	/* Bad TPM policy. */
@@ -371,6 +375,100 @@ static void test_ima(struct node *c)
 	buf_free(&out);
 }
 
+/* Measures into n's TPM what the UEFI log says: every event but
+ * EV_NO_ACTION extended into its PCR, in every bank. (swtpm starts at
+ * locality 0, so the log must carry no StartupLocality event.) */
+static int boot_tpm(struct node *n, const struct uefi_log *log)
+{
+	char cmd[1024];
+	for (size_t i = 1; i < log->nevents; i++) {
+		const struct uefi_event *e = &log->events[i];
+		if (e->type == 3)	/* EV_NO_ACTION: never extended */
+			continue;
+		int off = snprintf(cmd, sizeof cmd, "tpm2_pcrextend -T '%s' %u:", n->tcti, e->pcr);
+		for (size_t b = 0; b < log->nalgs; b++) {
+			off += snprintf(cmd + off, sizeof cmd - (size_t)off, "%s%s=", b ? "," : "",
+					log->alg[b] == 0x4 ? "sha1" : log->alg[b] == 0xb ? "sha256"
+					: "sha384");
+			for (size_t k = 0; k < log->alg_size[b]; k++)
+				off += snprintf(cmd + off, sizeof cmd - (size_t)off, "%02x",
+						e->digest[b][k]);
+		}
+		snprintf(cmd + off, sizeof cmd - (size_t)off, " >/dev/null 2>&1");
+		if (system(cmd) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Measured boot: a node whose UEFI log matches its PCRs passes the
+ * reference state made from that log; a reference state wanting another
+ * kernel fails with the reason. */
+static void test_measured_boot(struct node *d, const char *log_path)
+{
+	struct buf raw = BUF_INIT, ref = BUF_INIT, out = BUF_INIT;
+	struct uefi_log log;
+	struct uefi_boot_state st;
+	char err[256], path[200];
+	memset(&log, 0, sizeof log);
+	CHECK_INT(file_read(log_path, 1 << 20, &raw), 0);
+	CHECK_INT(uefi_log_parse(raw.data, raw.len, &log, err, sizeof err), 0);
+	/* The log was made for a TPM started at locality 3: drop its
+	 * StartupLocality event (the first EV_NO_ACTION after the header). */
+	for (size_t i = 1; i + 1 < log.nevents; i++) {
+		if (log.events[i].type != 3)
+			continue;
+		size_t from = log.events[i].offset, to = log.events[i + 1].offset;
+		struct buf cut = BUF_INIT;
+		buf_append(&cut, raw.data, from);
+		buf_append(&cut, raw.data + to, raw.len - to);
+		buf_free(&raw);
+		raw = cut;
+		break;
+	}
+	uefi_log_free(&log);
+	memset(&log, 0, sizeof log);
+	CHECK_INT(uefi_log_parse(raw.data, raw.len, &log, err, sizeof err), 0);
+	CHECK_INT(log.locality, -1);
+	file_write_atomic(log_path, raw.data, raw.len, 0644);
+	CHECK_INT(uefi_boot_state_build(&log, &st, err, sizeof err), 0);
+	CHECK_INT(mb_refstate_create(&st, false, &ref, err, sizeof err), 0);
+	uefi_boot_state_free(&st);
+	CHECK_INT(boot_tpm(d, &log), 0);
+	setenv("UEFI_LOG", log_path, 1);
+	CHECK_INT(node_start(&D, d, "rsassa", "rsa"), 0);
+	unsetenv("UEFI_LOG");
+
+	mb_policy_json = (const char *)ref.data;
+	CHECK_INT(enrol(d, d, "{\"mask\": \"0x0\"}", NULL), 200);
+	json_t *s = wait_state(d, 3, 2, 20);
+	CHECK_INT(json_integer_value(json_object_get(s, "operational_state")), 3);
+	CHECK_INT(json_integer_value(json_object_get(s, "has_mb_refstate")), 1);
+	json_decref(s);
+	snprintf(path, sizeof path, "/v2.5/agents/%s", d->uuid);
+	CHECK_INT(verifier("DELETE", path, NULL, &out), 200);
+
+	/* The same reference state, but a kernel digest the log does not have. */
+	char *k = strstr((char *)ref.data, "\"kernel_authcode_sha256\": \"0x");
+	CHECK(k != NULL);
+	if (k) {
+		char *hex = k + strlen("\"kernel_authcode_sha256\": \"0x");
+		*hex = *hex == 'a' ? 'b' : 'a';
+	}
+	CHECK_INT(enrol(d, d, "{\"mask\": \"0x0\"}", NULL), 200);
+	s = wait_state(d, 9, 0, 20);
+	const char *why = json_string_value(json_object_get(s, "failure_reason"));
+	CHECK(why && strstr(why, "measured boot") != NULL);
+	if (why)
+		printf("  (measured boot failure: %s)\n", why);
+	json_decref(s);
+	mb_policy_json = NULL;
+	uefi_log_free(&log);
+	buf_free(&raw);
+	buf_free(&ref);
+	buf_free(&out);
+}
+
 static void test_policies(void)
 {
 	struct buf out = BUF_INIT;
@@ -405,8 +503,8 @@ int main(void)
 	const char *const fast[] = { "--quote-interval-ms", "300", "--retry-interval-ms",
 				     "300", "--max-retries", "8", NULL };
 
-	struct node nodes[3];
-	struct node *a = &nodes[0], *b = &nodes[1], *c = &nodes[2];
+	struct node nodes[4];
+	struct node *a = &nodes[0], *b = &nodes[1], *c = &nodes[2], *d = &nodes[3];
 	struct buf out = BUF_INIT;
 	char path[300], marker[300], revoked_a[300], revoked_b[300];
 	CHECK_INT(deploy_start_registrar(&D), 0);
@@ -414,6 +512,7 @@ int main(void)
 	CHECK_INT(node_init(&D, a, "node-a", "agent-a"), 0);
 	CHECK_INT(node_init(&D, b, "node-b", "agent-b"), 0);
 	CHECK_INT(node_init(&D, c, "node-c", "agent-c"), 0);
+	CHECK_INT(node_init(&D, d, "node-d", "agent-d"), 0);
 	/* Node C's IMA log: two files, PCR 10 extended to match. */
 	unlink(c->ima);
 	ima_append(&D, c, "/usr/bin/one", "trusted one", 1);
@@ -440,6 +539,15 @@ int main(void)
 	test_bad_input(a, b);
 	test_policies();
 	test_ima(c);
+	char uefi[300], src[300];
+	snprintf(src, sizeof src, "%s/verifier/tests/data/uefi-secureboot.bin",
+		 getenv("ASSAY_SOURCE_ROOT") ? getenv("ASSAY_SOURCE_ROOT") : ".");
+	snprintf(uefi, sizeof uefi, "%s/uefi-secureboot.bin", D.dir);
+	struct buf u = BUF_INIT;
+	CHECK_INT(file_read(src, 1 << 20, &u), 0);
+	file_write_atomic(uefi, u.data, u.len, 0644);
+	buf_free(&u);
+	test_measured_boot(d, uefi);
 
 	/* The verifier restarts: the agent goes on being attested. */
 	daemon_stop(D.ver, 0);
@@ -503,12 +611,12 @@ int main(void)
 
 	CHECK_INT(deploy_fetch(&D, D.ver_port, 1, "GET", "/metrics", NULL, &out), 200);
 	CHECK(strstr((char *)out.data, "assay_verifier_attestations_total") != NULL);
-	CHECK(strstr((char *)out.data, "assay_verifier_agents{state=\"invalid_quote\"} 2") != NULL);
+	CHECK(strstr((char *)out.data, "assay_verifier_agents{state=\"invalid_quote\"} 3") != NULL);
 out:
 	buf_free(&out);
 	X509_free(rev_cert);
 	EVP_PKEY_free(rev_key);
 	int failed = check_done();
-	deploy_finish(&D, nodes, 3, failed);
+	deploy_finish(&D, nodes, 4, failed);
 	return failed;
 }
