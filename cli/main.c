@@ -7,6 +7,7 @@
  *   assay policy add|show|delete --name N [--file F] [--kind runtime|measured-boot]
  *   assay policy list [--kind ...]
  *   assay policy create-runtime (--ima-log F | --dir D [--exclude RE]) [--output F]
+ *   assay policy create-mb --uefi-log F [--without-secureboot] [--output F]
  *
  * Exit status: 0 done, 1 the operation failed, 2 bad usage. */
 #include <errno.h>
@@ -63,7 +64,9 @@ static const struct config_option policy_options[] = {
 	{ "ima_log", CONFIG_PATH, NULL, "create-runtime: an IMA ASCII measurement list.", 0, 0 },
 	{ "dir", CONFIG_PATH, NULL, "create-runtime: a directory tree to hash (sha256).", 0, 0 },
 	{ "exclude", CONFIG_STRING, NULL, "create-runtime: a regex of paths to leave out (also written as the policy's exclude).", 0, 0 },
-	{ "output", CONFIG_PATH, NULL, "create-runtime: write here instead of standard output.", 0, 0 },
+	{ "output", CONFIG_PATH, NULL, "create-runtime, create-mb: write here instead of standard output.", 0, 0 },
+	{ "uefi_log", CONFIG_PATH, NULL, "create-mb: a binary UEFI event log (binary_bios_measurements).", 0, 0 },
+	{ "without_secureboot", CONFIG_BOOL, "false", "create-mb: accept a log with secure boot off.", 0, 0 },
 	{ NULL, 0, NULL, NULL, 0, 0 },
 };
 
@@ -77,7 +80,8 @@ static void usage(void)
 	      "  delete       stop attesting an agent and forget it\n"
 	      "  reactivate   attest a failed or stopped agent again\n"
 	      "  stop         stop attesting an agent, keeping it\n"
-	      "  policy       add, show, list, delete or create (create-runtime) policies\n\n"
+	      "  policy       add, show, list or delete policies; create-runtime from an\n"
+	      "               IMA log or a directory, create-mb from a UEFI event log\n\n"
 	      "'assay COMMAND --help' describes each command's options.\n", stderr);
 }
 
@@ -246,7 +250,7 @@ static int cmd_policy(struct tenant *t, const struct config *cfg, const char *ve
 	}
 	if (strcmp(verb, "add") != 0) {
 		fprintf(stderr, "assay: policy: unknown action '%s' (add, show, list, "
-			"delete, create-runtime)\n", verb);
+			"delete, create-runtime, create-mb)\n", verb);
 		return 2;
 	}
 	if (need(cfg, "file") < 0)
@@ -289,7 +293,7 @@ int main(int argc, char **argv)
 		opts = policy_options;
 		if (argc < 3 || argv[2][0] == '-') {
 			fprintf(stderr, "assay: policy: give an action: add, show, list, "
-				"delete, create-runtime\n");
+				"delete, create-runtime, create-mb\n");
 			return 2;
 		}
 		verb = argv[2];
@@ -312,8 +316,9 @@ int main(int argc, char **argv)
 	int started = config_start(&prog, argc - shift, argv + shift, &cfg);
 	if (started != 0)
 		return started < 0 ? 2 : 0;
-	if (verb && strcmp(verb, "create-runtime") == 0) {
-		int r = policy_create_runtime(cfg);
+	if (verb && (strcmp(verb, "create-runtime") == 0 || strcmp(verb, "create-mb") == 0)) {
+		int r = strcmp(verb, "create-mb") == 0 ? policy_create_mb(cfg)
+						       : policy_create_runtime(cfg);
 		config_free(cfg);
 		return r;
 	}

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "attest/mb_policy.h"
 #include "crypto/crypto.h"
 #include "util/encode.h"
 #include "util/file.h"
@@ -186,5 +187,52 @@ out:
 		regfree(&c.exclude);
 	json_decref(c.digests);
 	json_decref(excludes);
+	return r;
+}
+
+static int write_out(const struct config *cfg, const char *text)
+{
+	if (!config_isset(cfg, "output")) {
+		printf("%s\n", text);
+		return 0;
+	}
+	if (file_write_atomic(config_str(cfg, "output"), text, strlen(text), 0644) < 0) {
+		fprintf(stderr, "assay: %s: %s\n", config_str(cfg, "output"), strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+int policy_create_mb(const struct config *cfg)
+{
+	struct buf raw = BUF_INIT, out = BUF_INIT;
+	struct uefi_log log;
+	struct uefi_boot_state st;
+	char err[512];
+	int r = 1;
+	memset(&log, 0, sizeof log);
+	memset(&st, 0, sizeof st);
+	if (!config_isset(cfg, "uefi_log")) {
+		fprintf(stderr, "assay: policy create-mb: give --uefi-log\n");
+		return 2;
+	}
+	const char *path = config_str(cfg, "uefi_log");
+	if (file_read(path, (size_t)16 << 20, &raw) < 0) {
+		fprintf(stderr, "assay: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	if (uefi_log_parse(raw.data, raw.len, &log, err, sizeof err) < 0 ||
+	    uefi_boot_state_build(&log, &st, err, sizeof err) < 0 ||
+	    mb_refstate_create(&st, config_bool(cfg, "without_secureboot"), &out, err,
+			       sizeof err) < 0) {
+		fprintf(stderr, "assay: %s: %s\n", path, err);
+		goto done;
+	}
+	r = write_out(cfg, (const char *)out.data);
+done:
+	uefi_boot_state_free(&st);
+	uefi_log_free(&log);
+	buf_free(&raw);
+	buf_free(&out);
 	return r;
 }

@@ -10,4 +10,9 @@
  * standard output. Returns the exit status (0, 1 failed, 2 usage). */
 int policy_create_runtime(const struct config *cfg);
 
+/* A measured-boot reference state from --uefi-log (Keylime's
+ * create_mb_policy); --without-secureboot allows a log with secure boot
+ * off. Same output and exit statuses. */
+int policy_create_mb(const struct config *cfg);
+
 #endif

@@ -1876,8 +1876,8 @@ int mb_refstate_create(const struct uefi_boot_state *st,
 	}
 	if (!sb && !without_secureboot) {
 		error_set(err, errlen, "the event log has secure boot off; "
-			  "create the reference state without secure boot "
-			  "(-i) if that is intended");
+			  "make a reference state without secure boot if that "
+			  "is intended (assay: --without-secureboot)");
 		return -1;
 	}
 	if (st->scrtm.n != 1) {
