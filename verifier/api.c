@@ -95,6 +95,7 @@ static void add_agent(struct verifier *v, struct http_request *req,
 
 static void remove_agent(struct verifier *v, struct agent *a)
 {
+	state_forget(a);
 	map_del(v->agents, a->id);
 	poll_stop(a);
 	if (a->busy)
@@ -184,7 +185,8 @@ static void agents(struct verifier *v, struct http_request *req,
 		a->severity = -1;
 		a->last_event_id[0] = 0;
 		a->reason[0] = 0;
-		verifier_db_save_state(v->db, a);
+		state_changed(a);
+		state_flush(v);
 		log_info("agent %s reactivated", id);
 		poll_start(a, 0);
 		http_reply(resp, 200, "Success", NULL);
@@ -192,7 +194,8 @@ static void agents(struct verifier *v, struct http_request *req,
 		   strcmp(req->segments[2], "stop") == 0) {
 		a->state = STATE_TENANT_FAILED;
 		poll_stop(a);
-		verifier_db_save_state(v->db, a);
+		state_changed(a);
+		state_flush(v);
 		log_info("agent %s stopped", id);
 		http_reply(resp, 200, "Success", NULL);
 	} else {
@@ -369,8 +372,8 @@ void verifier_metrics(struct verifier *v, struct buf *out)
 		"registered", "start", "saved", "get_quote", "get_quote_retry",
 		"provide_v", "provide_v_retry", "failed", "terminated",
 		"invalid_quote", "tenant_failed" };
-	static const char *const bounds[12] = { "0.005", "0.01", "0.025", "0.05", "0.1",
-		"0.25", "0.5", "1", "2.5", "5", "10", "+Inf" };
+	static const char *const bounds[14] = { "0.001", "0.0025", "0.005", "0.01",
+		"0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf" };
 	struct state_count c;
 	memset(&c, 0, sizeof c);
 	map_each(v->agents, count_state, &c);
@@ -389,7 +392,7 @@ void verifier_metrics(struct verifier *v, struct buf *out)
 		   "# TYPE assay_verifier_quote_seconds histogram\n",
 		   v->attestations, v->failures);
 	unsigned long long cum = 0;
-	for (int i = 0; i < 12; i++) {
+	for (int i = 0; i < 14; i++) {
 		cum += v->latency_buckets[i];
 		buf_printf(out, "assay_verifier_quote_seconds_bucket{le=\"%s\"} %llu\n",
 			   bounds[i], cum);

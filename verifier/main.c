@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "assay_build.h"
@@ -175,6 +176,14 @@ int main(int argc, char **argv)
 		server_tls.ca_file,
 	};
 
+	/* One connection per agent: a fleet needs more descriptors than the
+	 * default soft limit. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+
 	static struct verifier v;
 	v.cfg = cfg;
 	snprintf(v.verifier_id, sizeof v.verifier_id, "%s", config_str(cfg, "uuid"));
@@ -230,6 +239,9 @@ int main(int argc, char **argv)
 
 	event_base_dispatch(v.base);
 
+	state_flush(&v);
+	if (v.flusher)
+		event_free(v.flusher);
 	event_free(sigint);
 	event_free(sigterm);
 	http_server_free(srv);

@@ -43,10 +43,59 @@ void poll_stop(struct agent *a)
 		evtimer_del(a->timer);
 }
 
+#define FLUSH_MS 200
+
+void state_flush(struct verifier *v)
+{
+	if (!v->dirty)
+		return;
+	int tx = store_begin(v->db) == 0;
+	for (struct agent *a = v->dirty; a; a = a->next_dirty) {
+		a->dirty = 0;
+		if (verifier_db_save_state(v->db, a) < 0)
+			log_error("agent %s: cannot store its state", a->id);
+	}
+	v->dirty = NULL;
+	if (tx && store_commit(v->db) < 0) {
+		store_rollback(v->db);
+		log_error("cannot store agent states: %s", store_error(v->db));
+	}
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	state_flush(arg);
+}
+
+void state_changed(struct agent *a)
+{
+	struct verifier *v = a->v;
+	if (a->dirty)
+		return;
+	a->dirty = 1;
+	a->next_dirty = v->dirty;
+	v->dirty = a;
+	if (!v->flusher)
+		v->flusher = evtimer_new(v->base, on_flush, v);
+	if (v->flusher && !evtimer_pending(v->flusher, NULL)) {
+		struct timeval tv = { 0, FLUSH_MS * 1000 };
+		evtimer_add(v->flusher, &tv);
+	}
+}
+
+void state_forget(struct agent *a)
+{
+	struct agent **p = &a->v->dirty;
+	while (*p && *p != a)
+		p = &(*p)->next_dirty;
+	if (*p)
+		*p = a->next_dirty;
+	a->dirty = 0;
+}
+
 static void save(struct agent *a)
 {
-	if (verifier_db_save_state(a->v->db, a) < 0)
-		log_error("agent %s: cannot store its state", a->id);
+	state_changed(a);
 }
 
 /* Returns 1 when the agent was deleted while we waited: it is freed. */
@@ -66,6 +115,7 @@ static void fail_agent(struct agent *a, enum agent_state state, const char *type
 	a->v->failures++;
 	poll_stop(a);
 	save(a);
+	state_flush(a->v);
 	log_warn("agent %s: %s: %s", a->id, state == STATE_FAILED ? "failed"
 		 : "invalid quote", a->reason);
 	notify_revocation(a, type);
@@ -180,14 +230,14 @@ static void send_v(struct agent *a)
 
 static void record_latency(struct verifier *v, const struct timespec *start)
 {
-	static const double bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-					 1, 2.5, 5, 10 };
+	static const double bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+					 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
 	struct timespec end;
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	double s = (double)(end.tv_sec - start->tv_sec) +
 		   (double)(end.tv_nsec - start->tv_nsec) / 1e9;
 	int i = 0;
-	while (i < 11 && s > bounds[i])
+	while (i < 13 && s > bounds[i])
 		i++;
 	v->latency_buckets[i]++;
 	v->latency_count++;

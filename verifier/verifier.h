@@ -86,6 +86,8 @@ struct agent {
 	int need_pubkey;	/* next quote is a full one (partial=0) */
 	int provide_v;		/* V still to be delivered */
 	int deleted;		/* freed once the request in flight returns */
+	int dirty;		/* state changed since the last flush */
+	struct agent *next_dirty;
 	int busy;		/* a request to the agent is in flight */
 	char nonce[NONCE_LEN + 1];
 	struct timespec sent_at;
@@ -102,8 +104,10 @@ struct verifier {
 	long quote_interval_ms, retry_interval_ms, request_timeout_ms;
 	int max_retries, exponential_backoff, enable_agent_mtls;
 	const char *webhook_url;
+	struct agent *dirty;	/* agents whose state awaits the next flush */
+	struct event *flusher;
 	/* Metrics. */
-	unsigned long long attestations, failures, latency_buckets[12], latency_count;
+	unsigned long long attestations, failures, latency_buckets[14], latency_count;
 	double latency_sum;
 };
 
@@ -140,6 +144,13 @@ void tpm_policy_free(struct tpm_policy *p);
 /* poll.c */
 void poll_start(struct agent *a, long delay_ms);
 void poll_stop(struct agent *a);
+/* State is written in batches: one transaction per flush interval for
+ * every agent that changed, so polling never waits on the disk per
+ * attestation. Failures and operator actions are written at once. */
+void state_changed(struct agent *a);
+void state_flush(struct verifier *v);
+/* Drops a (being deleted) from the pending writes. */
+void state_forget(struct agent *a);
 
 /* check.c: the checks on one quote reply. Returns 0 (pass), -1 with
  * a.reason and the event id set, or 1 when the IMA list must be fetched
