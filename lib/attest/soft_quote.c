@@ -131,3 +131,43 @@ out:
 	buf_free(&blob);
 	return r;
 }
+
+int soft_ima_entry(struct buf *log, const char *path, const void *content,
+		   size_t len, uint8_t sha256_event[32], uint8_t sha1_event[20])
+{
+	struct buf fd = BUF_INIT, td = BUF_INIT, th = BUF_INIT, e = BUF_INIT;
+	int r = -1;
+	/* Template data: le32(len) "sha256:" NUL digest, le32(len) path NUL. */
+	uint8_t le[4];
+	if (crypto_digest(EVP_sha256(), content, len, &fd) < 0)
+		goto out;
+	uint32_t dlen = 8 + (uint32_t)fd.len, plen = (uint32_t)strlen(path) + 1;
+	for (int i = 0; i < 4; i++)
+		le[i] = (uint8_t)(dlen >> (8 * i));
+	buf_append(&td, le, 4);
+	buf_append(&td, "sha256:", 8);
+	buf_append(&td, fd.data, fd.len);
+	for (int i = 0; i < 4; i++)
+		le[i] = (uint8_t)(plen >> (8 * i));
+	buf_append(&td, le, 4);
+	buf_append(&td, path, plen);
+	if (crypto_digest(EVP_sha1(), td.data, td.len, &th) < 0 ||
+	    crypto_digest(EVP_sha256(), td.data, td.len, &e) < 0)
+		goto out;
+	buf_append_str(log, "10 ");
+	for (size_t i = 0; i < th.len; i++)
+		buf_printf(log, "%02x", th.data[i]);
+	buf_append_str(log, " ima-ng sha256:");
+	for (size_t i = 0; i < fd.len; i++)
+		buf_printf(log, "%02x", fd.data[i]);
+	buf_printf(log, " %s\n", path);
+	memcpy(sha256_event, e.data, 32);
+	memcpy(sha1_event, th.data, 20);
+	r = 0;
+out:
+	buf_free(&fd);
+	buf_free(&td);
+	buf_free(&th);
+	buf_free(&e);
+	return r;
+}

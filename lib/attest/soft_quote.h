@@ -22,4 +22,11 @@ int soft_quote(EVP_PKEY *ak, const uint8_t *ak_name, size_t ak_name_len,
 	       const uint8_t *nonce, size_t nonce_len,
 	       const struct pcr_bank *bank, uint64_t clock, struct buf *out);
 
+/* Appends an IMA entry (template ima-ng, sha256 file digest of content)
+ * for path to log, as ascii_runtime_measurements shows it, and gives what
+ * the kernel extends PCR 10 with: sha256 of the template data for the
+ * sha256 bank, the template hash (sha1) for the sha1 bank. Returns 0 or -1. */
+int soft_ima_entry(struct buf *log, const char *path, const void *content,
+		   size_t len, uint8_t sha256_event[32], uint8_t sha1_event[20]);
+
 #endif

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "attest/mb_policy.h"
+#include "attest/soft_quote.h"
 #include "crypto/crypto.h"
 #include "tests/lib/deploy.h"
 #include "tests/lib/swtpm.h"
@@ -239,38 +240,24 @@ static void test_bad_input(struct node *n, struct node *fresh)
 static void ima_append(struct deploy *d, struct node *n, const char *path,
 		       const char *content, int extend)
 {
-	struct buf fd = BUF_INIT, td = BUF_INIT, th = BUF_INIT, e1 = BUF_INIT,
-		   e256 = BUF_INIT, line = BUF_INIT;
-	crypto_digest(EVP_sha256(), content, strlen(content), &fd);
-	/* le32(len) "sha256:" NUL digest, le32(len) path NUL */
-	uint32_t dlen = 8 + (uint32_t)fd.len, plen = (uint32_t)strlen(path) + 1;
-	buf_append(&td, &dlen, 4);
-	buf_append(&td, "sha256:", 8);
-	buf_append(&td, fd.data, fd.len);
-	buf_append(&td, &plen, 4);
-	buf_append(&td, path, plen);
-	crypto_digest(EVP_sha1(), td.data, td.len, &th);
-	crypto_digest(EVP_sha256(), td.data, td.len, &e256);
-	char *thx = hex_encode_str(th.data, th.len), *fdx = hex_encode_str(fd.data, fd.len);
-	char *e256x = hex_encode_str(e256.data, e256.len);
-	buf_printf(&line, "10 %s ima-ng sha256:%s %s\n", thx, fdx, path);
+	struct buf line = BUF_INIT;
+	uint8_t e256[32], e1[20];
+	CHECK_INT(soft_ima_entry(&line, path, content, strlen(content), e256, e1), 0);
 	FILE *f = fopen(n->ima, "a");
 	if (f) {
 		fwrite(line.data, 1, line.len, f);
 		fclose(f);
 	}
 	if (extend) {
-		char cmd[512];
+		char cmd[512], *x256 = hex_encode_str(e256, 32), *x1 = hex_encode_str(e1, 20);
 		snprintf(cmd, sizeof cmd, "tpm2_pcrextend -T '%s' 10:sha1=%s,sha256=%s "
-			 ">/dev/null 2>&1", n->tcti, thx, e256x);
+			 ">/dev/null 2>&1", n->tcti, x1, x256);
 		CHECK_INT(system(cmd), 0);
+		free(x256);
+		free(x1);
 	}
 	(void)d;
-	free(thx);
-	free(fdx);
-	free(e256x);
-	buf_free(&fd); buf_free(&td); buf_free(&th); buf_free(&e1);
-	buf_free(&e256); buf_free(&line);
+	buf_free(&line);
 }
 
 static char *policy_b64(const char *digests_json)
