@@ -22,6 +22,8 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -452,6 +454,15 @@ int http_client_send(struct http_client *c, const struct http_call *call,
 		call_unlink(k);
 		snprintf(err, errlen, "%s: cannot send the request", call->url);
 		goto out;
+	}
+	/* The socket exists once the request is queued (the connect is under
+	 * way). Requests and answers go out in pieces (headers, body, TLS
+	 * records): without TCP_NODELAY, Nagle and delayed ACKs add 40 ms to
+	 * every exchange on a kept-alive connection. */
+	evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(conn->evcon));
+	if (fd >= 0) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	}
 	k = NULL;
 	r = 0;

@@ -1,6 +1,8 @@
 #include "http/http.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -258,6 +260,12 @@ struct http_server *http_server_start(struct event_base *base,
 			 cfg->address, cfg->port, strerror(errno));
 		goto fail;
 	}
+	/* Accepted sockets inherit it: answers go out in pieces (headers, body,
+	 * TLS records), and Nagle with delayed ACKs would hold each exchange
+	 * up by 40 ms. */
+	int one = 1;
+	setsockopt(evhttp_bound_socket_get_fd(sock), IPPROTO_TCP, TCP_NODELAY, &one,
+		   sizeof one);
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
 	if (getsockname(evhttp_bound_socket_get_fd(sock),
