@@ -6,6 +6,7 @@
  * verifier restarts and goes on; stop, reactivate, delete; policy stores;
  * bad input gets a 4xx and stores nothing. */
 #include <limits.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,6 +261,29 @@ static void ima_append(struct deploy *d, struct node *n, const char *path,
 	buf_free(&line);
 }
 
+static const char *const *verifier_flags;
+
+/* The IMA entry the verifier will ask c for next, from its database. */
+static long long ima_progress(struct node *c)
+{
+	char path[200];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long n = -1;
+	snprintf(path, sizeof path, "%s/verifier/verifier.sqlite", D.dir);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(db, "SELECT ima_next_entry FROM agents WHERE agent_id = ?",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, c->uuid, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return n;
+}
+
 static char *policy_b64(const char *digests_json)
 {
 	struct buf p = BUF_INIT;
@@ -301,7 +325,18 @@ static void test_ima(struct node *c)
 	json_t *st = wait_state(c, 3, 3, 20);
 	CHECK_INT(json_integer_value(json_object_get(st, "operational_state")), 3);
 	CHECK_INT(json_integer_value(json_object_get(st, "has_runtime_policy")), 1);
+	long long count = json_integer_value(json_object_get(st, "attestation_count"));
 	json_decref(st);
+
+	/* A verifier restart keeps the IMA progress: both entries stay
+	 * verified and the next fetch starts after them. */
+	daemon_stop(D.ver, 0);
+	CHECK_INT(ima_progress(c), 2);
+	CHECK_INT(deploy_start_verifier(&D, verifier_flags), 0);
+	st = wait_state(c, 3, count + 2, 20);
+	CHECK(json_integer_value(json_object_get(st, "attestation_count")) >= count + 2);
+	json_decref(st);
+	CHECK_INT(ima_progress(c), 2);
 
 	/* /usr/bin/two changes: a digest the policy does not list. */
 	daemon_stop(c->pid, 0);
@@ -489,6 +524,7 @@ int main(void)
 	 * within seconds. */
 	const char *const fast[] = { "--quote-interval-ms", "300", "--retry-interval-ms",
 				     "300", "--max-retries", "8", NULL };
+	verifier_flags = fast;
 
 	struct node nodes[4];
 	struct node *a = &nodes[0], *b = &nodes[1], *c = &nodes[2], *d = &nodes[3];
