@@ -6,6 +6,7 @@
  * verifier restarts and goes on; stop, reactivate, delete; policy stores;
  * bad input gets a 4xx and stores nothing. */
 #include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 #include "attest/mb_policy.h"
 #include "attest/soft_quote.h"
 #include "crypto/crypto.h"
+#include "tpm/soft.h"
+#include "tpm/tpm_public.h"
 #include "tests/lib/deploy.h"
 #include "tests/lib/swtpm.h"
 #include "util/check.h"
@@ -511,6 +514,141 @@ static void test_policies(void)
 	buf_free(&out);
 }
 
+/* A fake agent that answers every quote request with a quote over an old
+ * nonce (a replay): signed by its own AK, PCR 16 right, everything valid
+ * but the freshness. */
+struct replayer {
+	EVP_PKEY *ak;
+	struct tpm_public pub;
+	char *nk_pem;
+	struct pcr_bank bank;
+	uint64_t clock;
+	struct event_base *base;
+	volatile int stop;
+};
+
+static void replay_handler(struct http_request *req, struct http_response *resp,
+			   void *arg)
+{
+	struct replayer *r = arg;
+	struct buf q = BUF_INIT;
+	const char *old = "anoncefromyesterday";
+	soft_quote(r->ak, r->pub.name, r->pub.name_len, (const uint8_t *)old,
+		   strlen(old), &r->bank, ++r->clock, &q);
+	http_reply(resp, 200, "Success", json_pack("{s:s, s:s, s:s, s:s, s:s}",
+		   "quote", (char *)q.data, "hash_alg", "sha256", "enc_alg", "rsa",
+		   "sign_alg", "ecdsa", "pubkey", r->nk_pem));
+	buf_free(&q);
+}
+
+static void replay_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct replayer *r = arg;
+	if (r->stop)
+		event_base_loopbreak(r->base);
+}
+
+static void *replay_thread(void *arg)
+{
+	struct replayer *r = arg;
+	struct event *t = event_new(r->base, -1, EV_PERSIST, replay_tick, r);
+	struct timeval tv = { 0, 50000 };
+	event_add(t, &tv);
+	event_base_dispatch(r->base);
+	event_free(t);
+	return NULL;
+}
+
+static void test_stale_nonce(struct node *witness)
+{
+	struct replayer r;
+	char err[256], cert_path[200], key_path[200], path[200], revoked[300];
+	struct buf pub = BUF_INIT, pem = BUF_INIT, cert_pem = BUF_INIT, keypem = BUF_INIT,
+		   out = BUF_INIT;
+	memset(&r, 0, sizeof r);
+	r.ak = crypto_ec_generate("P-256");
+	CHECK_INT(tpm_soft_ak_public(r.ak, &pub), 0);
+	CHECK_INT(tpm_public_parse(pub.data, pub.len, &r.pub, err, sizeof err), 0);
+	EVP_PKEY *nk = crypto_rsa_generate(2048);
+	crypto_key_to_pem(nk, 0, &pem);
+	r.nk_pem = (char *)pem.data;
+	r.bank.alg = TPM2_ALG_SHA256;
+	r.bank.size = 32;
+	r.bank.mask = 1u << 16;
+	quote_data_pcr_expected(TPM2_ALG_SHA256, r.nk_pem, strlen(r.nk_pem), r.bank.value[16]);
+	/* Its TLS identity, self-signed like a Keylime agent's. */
+	struct crypto_cert_spec spec = { "replayer", "127.0.0.1", NULL, 1, 0 };
+	EVP_PKEY *tls_key = crypto_ec_generate("P-256");
+	X509 *tls_cert = crypto_cert_issue(tls_key, &spec, NULL, NULL);
+	snprintf(cert_path, sizeof cert_path, "%s/replayer.pem", D.dir);
+	snprintf(key_path, sizeof key_path, "%s/replayer.key", D.dir);
+	crypto_cert_save(cert_path, tls_cert);
+	crypto_key_save(key_path, tls_key);
+	crypto_cert_to_pem(tls_cert, &cert_pem);
+	struct http_tls tls = { cert_path, key_path, D.ca };
+	int port = daemon_free_port();
+	r.base = event_base_new();
+	struct http_server_config sc = { "127.0.0.1", port, &tls, 1 << 16, 10,
+					 replay_handler, &r };
+	struct http_server *srv = http_server_start(r.base, &sc, err, sizeof err);
+	CHECK(srv != NULL);
+	pthread_t th;
+	pthread_create(&th, NULL, replay_thread, &r);
+
+	char *ak64 = b64_encode_str(pub.data, pub.len);
+	crypto_key_to_pem(rev_key, 1, &keypem);
+	json_t *body = json_pack(
+		"{s:s, s:i, s:s, s:s, s:s, s:n, s:s, s:s, s:s, s:s, s:[s], s:[s], s:[s],"
+		" s:s, s:s, s:s}",
+		"cloudagent_ip", "127.0.0.1", "cloudagent_port", port,
+		"tpm_policy", "{\"mask\": \"0x0\"}", "runtime_policy", "",
+		"runtime_policy_name", "", "mb_policy", "mb_policy_name", "",
+		"ima_sign_verification_keys", "", "metadata", "{}",
+		"revocation_key", (char *)keypem.data,
+		"accept_tpm_hash_algs", "sha256", "accept_tpm_encryption_algs", "rsa",
+		"accept_tpm_signing_algs", "ecdsa", "ak_tpm", ak64,
+		"mtls_cert", (char *)cert_pem.data, "supported_version", "2.5");
+	char *bs = json_dumps(body, 0);
+	CHECK_INT(verifier("POST", "/v2.5/agents/replayer", bs, &out), 200);
+	/* The node standing by gets the signed notice. */
+	snprintf(revoked, sizeof revoked, "%s/revoked", witness->dir);
+	unlink(revoked);
+	struct node fake;
+	memset(&fake, 0, sizeof fake);
+	snprintf(fake.uuid, sizeof fake.uuid, "replayer");
+	json_t *st = wait_state(&fake, 9, 0, 20);
+	const char *why = json_string_value(json_object_get(st, "failure_reason"));
+	CHECK(why && strstr(why, "nonce") != NULL);
+	if (why)
+		printf("  (stale nonce: %s)\n", why);
+	json_decref(st);
+	CHECK_INT(wait_file(revoked, 10), 0);
+	struct buf rec = BUF_INIT;
+	file_read(revoked, 65536, &rec);
+	CHECK(rec.data && strstr((char *)rec.data, "\"agent_id\": \"replayer\"") != NULL);
+	buf_free(&rec);
+	snprintf(path, sizeof path, "/v2.5/agents/replayer");
+	CHECK_INT(verifier("DELETE", path, NULL, &out), 200);
+
+	r.stop = 1;
+	pthread_join(th, NULL);
+	http_server_free(srv);
+	event_base_free(r.base);
+	free(bs);
+	free(ak64);
+	json_decref(body);
+	tpm_public_free(&r.pub);
+	EVP_PKEY_free(r.ak);
+	EVP_PKEY_free(nk);
+	EVP_PKEY_free(tls_key);
+	X509_free(tls_cert);
+	buf_free(&pub);
+	buf_free(&pem);
+	buf_free(&cert_pem);
+	buf_free(&keypem);
+	buf_free(&out);
+}
+
 int main(void)
 {
 	if (!swtpm_available())
@@ -600,6 +738,9 @@ int main(void)
 	file_read(revoked_a, 65536, &rec);
 	CHECK(rec.data && strstr((char *)rec.data, "\"agent_id\": \"agent-b\"") != NULL);
 	buf_free(&rec);
+
+	/* A replayed quote (stale nonce): Invalid Quote, and A hears of it. */
+	test_stale_nonce(a);
 
 	/* Delete B and enrol it with A's AK: the quote is signed by another
 	 * AK, which must fail. */
