@@ -154,15 +154,16 @@ static int cmd_status(struct tenant *t, const struct config *cfg, int all)
 	return 0;
 }
 
+/* delete (DELETE, no body) and stop/reactivate (PUT with an empty body,
+ * as Keylime's tenant sends). */
 static int cmd_simple(struct tenant *t, const struct config *cfg, const char *method,
-		      const char *suffix, const char *done)
+		      const char *suffix, const char *body, const char *done)
 {
 	char err[512], path[400];
 	if (need(cfg, "uuid") < 0)
 		return 2;
 	snprintf(path, sizeof path, "agents/%s%s", config_str(cfg, "uuid"), suffix);
-	if (tenant_verifier(t, method, path, method[1] == 'U' ? "" : NULL, NULL, err,
-			    sizeof err) < 0) {
+	if (tenant_verifier(t, method, path, body, NULL, err, sizeof err) < 0) {
 		fprintf(stderr, "assay: %s: %s\n", config_str(cfg, "uuid"), err);
 		return 1;
 	}
@@ -337,11 +338,11 @@ int main(int argc, char **argv)
 	else if (strcmp(cmd, "list") == 0)
 		r = cmd_status(&t, cfg, 1);
 	else if (strcmp(cmd, "delete") == 0)
-		r = cmd_simple(&t, cfg, "DELETE", "", "deleted");
+		r = cmd_simple(&t, cfg, "DELETE", "", NULL, "deleted");
 	else if (strcmp(cmd, "reactivate") == 0)
-		r = cmd_simple(&t, cfg, "PUT", "/reactivate", "reactivated");
+		r = cmd_simple(&t, cfg, "PUT", "/reactivate", "", "reactivated");
 	else if (strcmp(cmd, "stop") == 0)
-		r = cmd_simple(&t, cfg, "PUT", "/stop", "stopped");
+		r = cmd_simple(&t, cfg, "PUT", "/stop", "", "stopped");
 	else
 		r = cmd_policy(&t, cfg, verb);
 	config_free(cfg);

@@ -239,6 +239,8 @@ static void policies(struct verifier *v, struct http_request *req,
 			http_reply(resp, r < 0 ? 500 : 404, r < 0 ? "Database error" : msg, NULL);
 			return;
 		}
+		/* "tmp_policy" (always null) is Keylime's spelling; its clients
+		 * read "runtime_policy", the raw JSON. */
 		http_reply(resp, 200, "Success", runtime
 			   ? json_pack("{s:s, s:n, s:s}", "name", name, "tmp_policy",
 				       "runtime_policy", text ? text : "")

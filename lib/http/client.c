@@ -440,7 +440,7 @@ int http_client_send(struct http_client *c, const struct http_call *call,
 	evhttp_add_header(h, "Host", host);
 	/* Only with a body: Keylime's servers try to parse any request that
 	 * claims JSON, and fail on an empty one. */
-	if (call->body) {
+	if (call->body && call->body_len) {
 		evhttp_add_header(h, "Content-Type", "application/json");
 		evbuffer_add(evhttp_request_get_output_buffer(req), call->body,
 			     call->body_len);
