@@ -29,23 +29,15 @@
 #include "util/secure.h"
 #include "util/zip.h"
 
-static const char *opt_path(const struct config *cfg, const char *name,
-			    const char *dir, const char *file, char *buf, size_t n)
-{
-	if (config_isset(cfg, name))
-		return config_str(cfg, name);
-	return path_join(buf, n, dir, file) == 0 ? buf : "";
-}
-
 int tenant_init(struct tenant *t, const struct config *cfg, char *err, size_t errlen)
 {
 	static char cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX];
 	const char *dir = config_str(cfg, "tls_dir");
 	memset(t, 0, sizeof *t);
 	t->cfg = cfg;
-	t->tls.cert_file = opt_path(cfg, "client_cert", dir, "client.pem", cert, sizeof cert);
-	t->tls.key_file = opt_path(cfg, "client_key", dir, "client.key", key, sizeof key);
-	t->tls.ca_file = opt_path(cfg, "ca_cert", dir, "ca.pem", ca, sizeof ca);
+	t->tls.cert_file = config_path_or(cfg, "client_cert", dir, "client.pem", cert, sizeof cert);
+	t->tls.key_file = config_path_or(cfg, "client_key", dir, "client.key", key, sizeof key);
+	t->tls.ca_file = config_path_or(cfg, "ca_cert", dir, "ca.pem", ca, sizeof ca);
 	if (access(t->tls.cert_file, R_OK) != 0 || access(t->tls.key_file, R_OK) != 0) {
 		error_set(err, errlen, "no client certificate at %s (set tls_dir, or "
 			  "client_cert and client_key)", t->tls.cert_file);

@@ -55,15 +55,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
-static void path_in(char *out, size_t n, const char *value, const char *dir,
-		    const char *file)
-{
-	if (value && *value)
-		snprintf(out, n, "%s", value);
-	else
-		snprintf(out, n, "%s/%s", dir, file);
-}
-
 int main(int argc, char **argv)
 {
 	char err[512];
@@ -81,10 +72,13 @@ int main(int argc, char **argv)
 		snprintf(tls_dir, sizeof tls_dir, "%s", config_str(cfg, "tls_dir"));
 	else
 		snprintf(tls_dir, sizeof tls_dir, "%s/tls", state);
-	path_in(db, sizeof db, config_str(cfg, "database"), state, "registrar.sqlite");
-	path_in(cert, sizeof cert, config_str(cfg, "server_cert"), tls_dir, PKI_SERVER_CERT);
-	path_in(key, sizeof key, config_str(cfg, "server_key"), tls_dir, PKI_SERVER_KEY);
-	path_in(ca, sizeof ca, config_str(cfg, "trusted_client_ca"), tls_dir, PKI_CA_CERT);
+	const char *dbp = config_path_or(cfg, "database", state, "registrar.sqlite",
+					 db, sizeof db);
+	struct http_tls tls = {
+		config_path_or(cfg, "server_cert", tls_dir, PKI_SERVER_CERT, cert, sizeof cert),
+		config_path_or(cfg, "server_key", tls_dir, PKI_SERVER_KEY, key, sizeof key),
+		config_path_or(cfg, "trusted_client_ca", tls_dir, PKI_CA_CERT, ca, sizeof ca),
+	};
 
 	umask(077);
 	if (file_mkdirs(state, 0700) < 0) {
@@ -99,13 +93,12 @@ int main(int argc, char **argv)
 
 	struct registrar reg = { 0 };
 	reg.require_ek_cert = config_bool(cfg, "require_ek_cert");
-	if (!(reg.db = registrar_db_open(db, err, sizeof err))) {
+	if (!(reg.db = registrar_db_open(dbp, err, sizeof err))) {
 		log_error("%s", err);
 		return 1;
 	}
 
 	struct event_base *base = event_base_new();
-	struct http_tls tls = { cert, key, ca };
 	struct http_server_config agent_cfg = {
 		config_str(cfg, "ip"), (int)config_int(cfg, "port"), NULL,
 		(size_t)config_int(cfg, "max_body"), 30, registrar_agent_api, &reg,
@@ -125,9 +118,9 @@ int main(int argc, char **argv)
 	/* Everything is open: the database, its WAL files and the sockets.
 	 * The rest of the run needs only the state directory. */
 	char wal[PATH_MAX + 8], shm[PATH_MAX + 8];
-	snprintf(wal, sizeof wal, "%s-wal", db);
-	snprintf(shm, sizeof shm, "%s-shm", db);
-	const char *owned[] = { state, db, wal, shm, NULL };
+	snprintf(wal, sizeof wal, "%s-wal", dbp);
+	snprintf(shm, sizeof shm, "%s-shm", dbp);
+	const char *owned[] = { state, dbp, wal, shm, NULL };
 	if (privdrop(config_str(cfg, "user"), owned, err, sizeof err) < 0) {
 		log_error("%s", err);
 		return 1;

@@ -66,14 +66,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
-static const char *path_or(const struct config *cfg, const char *name, char *buf,
-			   size_t n, const char *dir, const char *file)
-{
-	if (config_isset(cfg, name))
-		return config_str(cfg, name);
-	return path_join(buf, n, dir, file) == 0 ? buf : "";
-}
-
 /* Restores one stored agent. Polling resumes for those that were being
  * attested, with a full quote first (Keylime does the same). */
 static int restore(json_t *row, void *arg)
@@ -166,13 +158,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct http_tls server_tls = {
-		path_or(cfg, "server_cert", cert, sizeof cert, tls_dir, PKI_SERVER_CERT),
-		path_or(cfg, "server_key", key, sizeof key, tls_dir, PKI_SERVER_KEY),
-		path_or(cfg, "trusted_client_ca", ca, sizeof ca, tls_dir, PKI_CA_CERT),
+		config_path_or(cfg, "server_cert", tls_dir, PKI_SERVER_CERT, cert, sizeof cert),
+		config_path_or(cfg, "server_key", tls_dir, PKI_SERVER_KEY, key, sizeof key),
+		config_path_or(cfg, "trusted_client_ca", tls_dir, PKI_CA_CERT, ca, sizeof ca),
 	};
 	struct http_tls client_tls = {
-		path_or(cfg, "client_cert", ccert, sizeof ccert, tls_dir, PKI_CLIENT_CERT),
-		path_or(cfg, "client_key", ckey, sizeof ckey, tls_dir, PKI_CLIENT_KEY),
+		config_path_or(cfg, "client_cert", tls_dir, PKI_CLIENT_CERT, ccert, sizeof ccert),
+		config_path_or(cfg, "client_key", tls_dir, PKI_CLIENT_KEY, ckey, sizeof ckey),
 		server_tls.ca_file,
 	};
 
@@ -194,10 +186,10 @@ int main(int argc, char **argv)
 	v.exponential_backoff = config_bool(cfg, "exponential_backoff");
 	v.enable_agent_mtls = config_bool(cfg, "enable_agent_mtls");
 	v.webhook_url = config_isset(cfg, "webhook_url") ? config_str(cfg, "webhook_url") : NULL;
-	if (!path_or(cfg, "database", db, sizeof db, state, "verifier.sqlite")[0] ||
-	    !(v.db = verifier_db_open(config_isset(cfg, "database")
-				      ? config_str(cfg, "database") : db, err, sizeof err))) {
-		log_error("%s", err);
+	const char *dbp = config_path_or(cfg, "database", state, "verifier.sqlite", db,
+					 sizeof db);
+	if (!dbp[0] || !(v.db = verifier_db_open(dbp, err, sizeof err))) {
+		log_error("%s", dbp[0] ? err : "database: path too long");
 		return 1;
 	}
 	v.base = event_base_new();
@@ -217,7 +209,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	char wal[PATH_MAX + 8], shm[PATH_MAX + 8];
-	const char *dbp = config_isset(cfg, "database") ? config_str(cfg, "database") : db;
 	snprintf(wal, sizeof wal, "%s-wal", dbp);
 	snprintf(shm, sizeof shm, "%s-shm", dbp);
 	const char *owned[] = { state, dbp, wal, shm, NULL };

@@ -938,3 +938,11 @@ int config_start(const struct config_program *prog, int argc, char **argv,
 	log_init(prog->name, level);
 	return 0;
 }
+
+const char *config_path_or(const struct config *cfg, const char *name,
+			   const char *dir, const char *file, char *buf, size_t n)
+{
+	if (config_isset(cfg, name))
+		return config_str(cfg, name);
+	return path_join(buf, n, dir, file) == 0 ? buf : "";
+}

@@ -89,6 +89,11 @@ const char *config_file(const struct config *cfg);
 int config_start(const struct config_program *prog, int argc, char **argv,
 		 struct config **out);
 
+/* The value of the path option name when it is set, else dir "/" file
+ * written into buf (n bytes). Returns "" when that does not fit. */
+const char *config_path_or(const struct config *cfg, const char *name,
+			   const char *dir, const char *file, char *buf, size_t n);
+
 /* The manual page that --help prints. */
 void config_help(const struct config_program *prog, FILE *out);
 

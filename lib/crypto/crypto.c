@@ -15,17 +15,6 @@
 #include "util/file.h"
 #include "util/secure.h"
 
-const char *crypto_error(void)
-{
-	static __thread char msg[256];
-	unsigned long e = ERR_get_error();
-	if (!e)
-		return "unknown OpenSSL error";
-	ERR_error_string_n(e, msg, sizeof msg);
-	ERR_clear_error();
-	return msg;
-}
-
 int crypto_random(void *p, size_t n)
 {
 	return n > INT32_MAX || RAND_bytes(p, (int)n) != 1 ? -1 : 0;

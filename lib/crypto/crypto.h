@@ -70,7 +70,5 @@ X509 *crypto_cert_from_der(const void *der, size_t len);
 X509 *crypto_cert_load(const char *path);
 int crypto_cert_save(const char *path, X509 *cert);
 
-/* Returns the last OpenSSL error as text (for messages, never secrets). */
-const char *crypto_error(void);
 
 #endif
