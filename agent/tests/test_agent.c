@@ -22,17 +22,8 @@
 #include "util/check.h"
 #include "util/encode.h"
 #include "util/file.h"
-#include "util/zip.h"
 
 static struct deploy D;
-
-static json_t *results(struct buf *out)
-{
-	json_t *j = json_loads((char *)out->data, 0, NULL);
-	json_t *r = json_incref(json_object_get(j, "results"));
-	json_decref(j);
-	return r;
-}
 
 static void registrar_shows(struct node *n, struct buf *ak_out)
 {
@@ -40,7 +31,7 @@ static void registrar_shows(struct node *n, struct buf *ak_out)
 	char path[200];
 	snprintf(path, sizeof path, "/v2.5/agents/%s", n->uuid);
 	CHECK_INT(deploy_fetch(&D, D.reg_tls_port, 1, "GET", path, NULL, &out), 200);
-	json_t *r = results(&out);
+	json_t *r = deploy_results(&out);
 	const char *ak = json_string_value(json_object_get(r, "aik_tpm"));
 	CHECK(ak != NULL);
 	if (ak && ak_out) {
@@ -61,7 +52,7 @@ static json_t *check_quote(struct node *n, const struct buf *ak_pub,
 	struct buf out = BUF_INIT;
 	char err[256];
 	CHECK_INT(node_fetch(n, &D, "GET", path, NULL, &out), 200);
-	json_t *r = results(&out);
+	json_t *r = deploy_results(&out);
 	buf_free(&out);
 	const char *qs = json_string_value(json_object_get(r, "quote"));
 	const char *pub = json_string_value(json_object_get(r, "pubkey"));
@@ -193,9 +184,9 @@ static char *encrypt_half(EVP_PKEY *nk, const uint8_t *half)
 static void test_keys_and_revocation(struct node *n, struct node *other)
 {
 	struct buf out = BUF_INIT, zip = BUF_INIT, ct = BUF_INIT, tag = BUF_INIT;
-	char marker[400], revoked[400], script[600], body[8192];
+	char marker[400], revoked[400], body[8192];
 	CHECK_INT(node_fetch(n, &D, "GET", "/v2.1/keys/pubkey", NULL, &out), 200);
-	json_t *r = results(&out);
+	json_t *r = deploy_results(&out);
 	const char *pem = json_string_value(json_object_get(r, "pubkey"));
 	EVP_PKEY *nk = pem ? crypto_key_from_pem(pem, strlen(pem), 0) : NULL;
 	CHECK(nk != NULL);
@@ -209,21 +200,10 @@ static void test_keys_and_revocation(struct node *n, struct node *other)
 	 * the payload directory, actions in the state directory). */
 	snprintf(marker, sizeof marker, "%s/secure/unzipped/autorun-ran", n->dir);
 	snprintf(revoked, sizeof revoked, "%s/revoked", n->dir);
-	snprintf(script, sizeof script, "#!/bin/sh\necho ok > autorun-ran\n");
 	EVP_PKEY *rev_key = crypto_rsa_generate(2048);
 	struct crypto_cert_spec spec = { "revocation", NULL, NULL, 30, 0 };
 	X509 *rev_cert = crypto_cert_issue(rev_key, &spec, NULL, NULL);
-	struct buf cert_pem = BUF_INIT;
-	crypto_cert_to_pem(rev_cert, &cert_pem);
-	char action[600];
-	snprintf(action, sizeof action, "#!/bin/sh\ncp \"$1\" revoked\n");
-	struct zip_writer w;
-	memset(&w, 0, sizeof w);
-	zip_writer_add(&w, "autorun.sh", (uint8_t *)script, strlen(script));
-	zip_writer_add(&w, "RevocationNotifier-cert.crt", cert_pem.data, cert_pem.len);
-	zip_writer_add(&w, "record_revocation", (uint8_t *)action, strlen(action));
-	zip_writer_add(&w, "action_list", (const uint8_t *)"record_revocation\n", 18);
-	zip_writer_finish(&w, &zip);
+	CHECK_INT(deploy_payload(rev_cert, &zip), 0);
 
 	uint8_t k[32], u[32], v[32];
 	crypto_random(k, 32);
@@ -259,7 +239,7 @@ static void test_keys_and_revocation(struct node *n, struct node *other)
 	CHECK_INT(access(marker, F_OK), 0);
 
 	CHECK_INT(node_fetch(n, &D, "GET", "/v2.1/keys/verify?challenge=Chal1", NULL, &out), 200);
-	r = results(&out);
+	r = deploy_results(&out);
 	struct buf mac = BUF_INIT;
 	crypto_hmac(EVP_sha384(), k, 32, "Chal1", 5, &mac);
 	char *mac_hex = hex_encode_str(mac.data, mac.len);
@@ -301,7 +281,6 @@ static void test_keys_and_revocation(struct node *n, struct node *other)
 	buf_free(&sig);
 	buf_free(&mac);
 	buf_free(&big);
-	buf_free(&cert_pem);
 	X509_free(rev_cert);
 	EVP_PKEY_free(rev_key);
 	EVP_PKEY_free(nk);
@@ -350,7 +329,7 @@ int main(void)
 		/* A second agent on its own TPM, ECC AK, uuid from its EK. */
 		CHECK_INT(node_start(&D, b, "ecdsa", "rsa"), 0);
 		CHECK_INT(deploy_fetch(&D, D.reg_tls_port, 1, "GET", "/v2.1/agents/", NULL, &out), 200);
-		json_t *r = results(&out);
+		json_t *r = deploy_results(&out);
 		CHECK_INT(json_array_size(json_object_get(r, "uuids")), 2);
 		json_decref(r);
 

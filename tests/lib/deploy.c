@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "tests/lib/swtpm.h"
+#include "crypto/crypto.h"
 #include "util/file.h"
+#include "util/zip.h"
 
 int deploy_init(struct deploy *d)
 {
@@ -188,4 +190,32 @@ void deploy_finish(struct deploy *d, struct node *nodes, int n, int keep)
 	}
 	if (system(cmd) < 0)
 		perror(cmd);
+}
+
+json_t *deploy_results(const struct buf *reply)
+{
+	json_t *j = reply->data ? json_loadb((const char *)reply->data, reply->len, 0, NULL)
+				: NULL;
+	json_t *r = json_incref(json_object_get(j, "results"));
+	json_decref(j);
+	return r;
+}
+
+int deploy_payload(X509 *revocation_cert, struct buf *zip)
+{
+	/* Both scripts run as the agent's user: they write where it may. */
+	static const char autorun[] = "#!/bin/sh\necho ok > autorun-ran\n";
+	static const char action[] = "#!/bin/sh\ncp \"$1\" revoked\n";
+	static const char list[] = "record_revocation\n";
+	struct buf pem = BUF_INIT;
+	struct zip_writer w;
+	memset(&w, 0, sizeof w);
+	int r = crypto_cert_to_pem(revocation_cert, &pem) |
+		zip_writer_add(&w, "autorun.sh", (const uint8_t *)autorun, strlen(autorun)) |
+		zip_writer_add(&w, "RevocationNotifier-cert.crt", pem.data, pem.len) |
+		zip_writer_add(&w, "record_revocation", (const uint8_t *)action, strlen(action)) |
+		zip_writer_add(&w, "action_list", (const uint8_t *)list, strlen(list));
+	r |= zip_writer_finish(&w, zip);
+	buf_free(&pem);
+	return r ? -1 : 0;
 }

@@ -8,6 +8,9 @@
 #include <sys/types.h>
 
 #include "tests/lib/daemon.h"
+#include <jansson.h>
+#include <openssl/x509.h>
+
 #include "util/buf.h"
 
 struct deploy {
@@ -41,6 +44,12 @@ int node_start(struct deploy *d, struct node *n, const char *sign, const char *e
 /* HTTPS to the agent, pinning its self-signed certificate. */
 int node_fetch(struct node *n, struct deploy *d, const char *method,
 	       const char *path, const char *body, struct buf *out);
+/* The "results" object of a Keylime reply (a new reference), or NULL. */
+json_t *deploy_results(const struct buf *reply);
+/* A test payload (ZIP): an autorun.sh that writes "autorun-ran" in the
+ * payload directory, the revocation certificate, and an action (listed in
+ * action_list) that copies each verified notice to STATE_DIR/revoked. */
+int deploy_payload(X509 *revocation_cert, struct buf *zip);
 /* Stops everything; removes the directory unless keep (then prints logs). */
 void deploy_finish(struct deploy *d, struct node *nodes, int n, int keep);
 

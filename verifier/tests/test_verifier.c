@@ -24,21 +24,12 @@
 #include "util/check.h"
 #include "util/encode.h"
 #include "util/file.h"
-#include "util/zip.h"
 
 static struct deploy D;
 static const char *runtime_policy_b64;	/* next enrolment's, or NULL */
 static const char *mb_policy_json;	/* next enrolment's, or NULL */
 static EVP_PKEY *rev_key;
 static X509 *rev_cert;
-
-static json_t *results(struct buf *out)
-{
-	json_t *j = json_loads((char *)out->data, 0, NULL);
-	json_t *r = json_incref(json_object_get(j, "results"));
-	json_decref(j);
-	return r;
-}
 
 static int verifier(const char *method, const char *path, const char *body,
 		    struct buf *out)
@@ -53,7 +44,7 @@ static json_t *registrar_record(struct node *n)
 	char path[200];
 	snprintf(path, sizeof path, "/v2.5/agents/%s", n->uuid);
 	CHECK_INT(deploy_fetch(&D, D.reg_tls_port, 1, "GET", path, NULL, &out), 200);
-	json_t *r = results(&out);
+	json_t *r = deploy_results(&out);
 	buf_free(&out);
 	return r;
 }
@@ -74,11 +65,11 @@ static int enrol(struct node *n, struct node *ak_of, const char *tpm_policy,
 		 const char *extra_field)
 {
 	struct buf out = BUF_INIT, zip = BUF_INIT, ct = BUF_INIT, tag = BUF_INIT,
-		   cert_pem = BUF_INIT, key_pem = BUF_INIT;
+		   key_pem = BUF_INIT;
 	uint8_t k[32], u[32], v[32];
 	char path[200];
 	CHECK_INT(node_fetch(n, &D, "GET", "/v2.1/keys/pubkey", NULL, &out), 200);
-	json_t *r = results(&out);
+	json_t *r = deploy_results(&out);
 	const char *pem = json_string_value(json_object_get(r, "pubkey"));
 	EVP_PKEY *nk = pem ? crypto_key_from_pem(pem, strlen(pem), 0) : NULL;
 	json_decref(r);
@@ -86,16 +77,7 @@ static int enrol(struct node *n, struct node *ak_of, const char *tpm_policy,
 
 	/* Payload: an autorun leaving a marker, the revocation certificate and
 	 * an action recording notices. */
-	const char *autorun = "#!/bin/sh\necho ok > autorun-ran\n";
-	const char *action = "#!/bin/sh\ncp \"$1\" revoked\n";
-	crypto_cert_to_pem(rev_cert, &cert_pem);
-	struct zip_writer w;
-	memset(&w, 0, sizeof w);
-	zip_writer_add(&w, "autorun.sh", (const uint8_t *)autorun, strlen(autorun));
-	zip_writer_add(&w, "RevocationNotifier-cert.crt", cert_pem.data, cert_pem.len);
-	zip_writer_add(&w, "record_revocation", (const uint8_t *)action, strlen(action));
-	zip_writer_add(&w, "action_list", (const uint8_t *)"record_revocation\n", 18);
-	zip_writer_finish(&w, &zip);
+	CHECK_INT(deploy_payload(rev_cert, &zip), 0);
 	crypto_random(k, 32);
 	crypto_random(u, 32);
 	for (int i = 0; i < 32; i++)
@@ -155,7 +137,6 @@ static int enrol(struct node *n, struct node *ak_of, const char *tpm_policy,
 	buf_free(&zip);
 	buf_free(&ct);
 	buf_free(&tag);
-	buf_free(&cert_pem);
 	buf_free(&key_pem);
 	return st;
 }
@@ -172,7 +153,7 @@ static json_t *wait_state(struct node *n, int state, long long count, int second
 		json_decref(r);
 		r = NULL;
 		if (verifier("GET", path, NULL, &out) == 200) {
-			r = results(&out);
+			r = deploy_results(&out);
 			if (json_integer_value(json_object_get(r, "operational_state")) == state &&
 			    json_integer_value(json_object_get(r, "attestation_count")) >= count)
 				break;
@@ -202,7 +183,7 @@ static char *agent_ids(struct buf *out)
 	const char *key;
 	json_t *val;
 	verifier("GET", "/v2.5/agents/?bulk=1", NULL, out);
-	json_t *r = results(out);
+	json_t *r = deploy_results(out);
 	json_object_foreach(r, key, val)
 		buf_printf(&ids, "%s,", key);
 	json_decref(r);
