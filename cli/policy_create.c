@@ -22,14 +22,15 @@ struct creator {
 	char err[PATH_MAX + 128];
 };
 
-static int add_digest(struct creator *c, const char *path, const char *hex)
+static int add_digest(json_t *digests, const regex_t *exclude, const char *path,
+		      const char *hex)
 {
-	if (c->have_exclude && regexec(&c->exclude, path, 0, NULL, 0) == 0)
+	if (exclude && regexec(exclude, path, 0, NULL, 0) == 0)
 		return 0;
-	json_t *list = json_object_get(c->digests, path);
+	json_t *list = json_object_get(digests, path);
 	if (!list) {
 		list = json_array();
-		json_object_set_new(c->digests, path, list);
+		json_object_set_new(digests, path, list);
 	}
 	size_t i;
 	json_t *v;
@@ -39,30 +40,25 @@ static int add_digest(struct creator *c, const char *path, const char *hex)
 	return json_array_append_new(list, json_string(hex));
 }
 
-/* ima-ng and ima-sig lines: "PCR template-hash template alg:hex path...". */
-static int from_ima_log(struct creator *c, const char *file)
+/* ima-ng and ima-sig lines: "PCR template-hash template alg:hex path...";
+ * other templates (keys, buffers) are not files and are passed over. */
+int policy_digests_from_ima(char *text, json_t *digests, const regex_t *exclude,
+			    char *err, size_t errlen)
 {
-	struct buf text = BUF_INIT;
-	if (file_read(file, (size_t)256 << 20, &text) < 0) {
-		snprintf(c->err, sizeof c->err, "%s: %s", file, strerror(errno));
-		return -1;
-	}
 	char *save = NULL;
 	unsigned long line = 0;
-	for (char *l = strtok_r((char *)text.data, "\n", &save); l;
-	     l = strtok_r(NULL, "\n", &save)) {
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		char *f[4], *rest = l;
 		line++;
 		for (int i = 0; i < 4; i++) {
 			f[i] = strsep(&rest, " ");
 			if (!f[i] || !rest) {
-				snprintf(c->err, sizeof c->err, "%s:%lu: not an IMA entry", file, line);
-				buf_free(&text);
+				snprintf(err, errlen, "line %lu: not an IMA entry", line);
 				return -1;
 			}
 		}
 		if (strcmp(f[2], "ima-ng") != 0 && strcmp(f[2], "ima-sig") != 0)
-			continue;	/* keys and buffers are not files */
+			continue;
 		char *hex = strchr(f[3], ':');
 		hex = hex ? hex + 1 : f[3];
 		/* ima-sig: the path is followed by " signature" (maybe empty). */
@@ -71,15 +67,31 @@ static int from_ima_log(struct creator *c, const char *file)
 			if (sp)
 				*sp = 0;
 		}
-		if (strspn(hex, "0123456789abcdef") != strlen(hex) || !*rest) {
-			snprintf(c->err, sizeof c->err, "%s:%lu: malformed digest or path", file, line);
-			buf_free(&text);
+		size_t n = strlen(hex);
+		if (n < 32 || n > 128 || n % 2 || strspn(hex, "0123456789abcdef") != n ||
+		    !*rest || strlen(rest) > PATH_MAX) {
+			snprintf(err, errlen, "line %lu: malformed digest or path", line);
 			return -1;
 		}
-		add_digest(c, rest, hex);
+		add_digest(digests, exclude, rest, hex);
 	}
-	buf_free(&text);
 	return 0;
+}
+
+static int from_ima_log(struct creator *c, const char *file)
+{
+	struct buf text = BUF_INIT;
+	char why[128];
+	if (file_read(file, (size_t)256 << 20, &text) < 0) {
+		snprintf(c->err, sizeof c->err, "%s: %s", file, strerror(errno));
+		return -1;
+	}
+	int r = policy_digests_from_ima((char *)text.data, c->digests,
+					c->have_exclude ? &c->exclude : NULL, why, sizeof why);
+	if (r < 0)
+		snprintf(c->err, sizeof c->err, "%s: %s", file, why);
+	buf_free(&text);
+	return r;
 }
 
 static int hash_file(const char *path, char **hex)
@@ -124,7 +136,8 @@ static int from_dir(struct creator *c, const char *root, const char *rel, int de
 		} else if (S_ISREG(st.st_mode)) {
 			char *hex = NULL;
 			if (hash_file(full, &hex) == 0)
-				add_digest(c, name, hex);
+				add_digest(c->digests, c->have_exclude ? &c->exclude : NULL,
+					   name, hex);
 			free(hex);
 		}
 	}
