@@ -72,6 +72,9 @@ struct agent {
 	char *mb_text;		/* the reference state JSON */
 	int mb_evaluated;	/* evaluated for this boot (mb_reset) */
 	uint32_t mb_reset;
+	/* SHA-256 of the last log and quoted PCRs that passed: the same pair
+	 * again needs no parse and replay. */
+	uint8_t mb_checked[32];
 	/* Attestation state. */
 	enum agent_state state;
 	long long attestation_count, last_received_quote, last_successful;
