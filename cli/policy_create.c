@@ -145,6 +145,19 @@ static int from_dir(struct creator *c, const char *root, const char *rel, int de
 	return r;
 }
 
+static int write_out(const struct config *cfg, const char *text)
+{
+	if (!config_isset(cfg, "output")) {
+		printf("%s\n", text);
+		return 0;
+	}
+	if (file_write_atomic(config_str(cfg, "output"), text, strlen(text), 0644) < 0) {
+		fprintf(stderr, "assay: %s: %s\n", config_str(cfg, "output"), strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 int policy_create_runtime(const struct config *cfg)
 {
 	struct creator c = { json_object(), { 0 }, 0, "" };
@@ -181,20 +194,9 @@ int policy_create_runtime(const struct config *cfg)
 				"ima-buf", "verification-keys", "");
 	char *text = json_dumps(pol, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(pol);
-	if (!text)
-		goto out;
-	if (config_isset(cfg, "output")) {
-		if (file_write_atomic(config_str(cfg, "output"), text, strlen(text), 0644) < 0) {
-			fprintf(stderr, "assay: %s: %s\n", config_str(cfg, "output"),
-				strerror(errno));
-			free(text);
-			goto out;
-		}
-	} else {
-		printf("%s\n", text);
-	}
+	if (text)
+		r = write_out(cfg, text);
 	free(text);
-	r = 0;
 out:
 	if (c.have_exclude)
 		regfree(&c.exclude);
@@ -203,18 +205,6 @@ out:
 	return r;
 }
 
-static int write_out(const struct config *cfg, const char *text)
-{
-	if (!config_isset(cfg, "output")) {
-		printf("%s\n", text);
-		return 0;
-	}
-	if (file_write_atomic(config_str(cfg, "output"), text, strlen(text), 0644) < 0) {
-		fprintf(stderr, "assay: %s: %s\n", config_str(cfg, "output"), strerror(errno));
-		return 1;
-	}
-	return 0;
-}
 
 int policy_create_mb(const struct config *cfg)
 {
