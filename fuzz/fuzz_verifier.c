@@ -37,7 +37,7 @@ static void setup(void)
 	if (fd < 0)
 		abort();
 	close(fd);
-	v.db = verifier_db_open(path, err, sizeof err);
+	v.db = verifier_db_open(path, NULL, "fuzz", err, sizeof err);
 	unlink(path);
 	if (!v.db)
 		abort();

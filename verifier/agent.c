@@ -7,6 +7,7 @@
 #include "crypto/crypto.h"
 #include "tpm/tpm_public.h"
 #include "util/encode.h"
+#include "util/log.h"
 #include "util/error.h"
 #include "util/name.h"
 #include "util/secure.h"
@@ -246,8 +247,7 @@ int agent_enrol(struct agent *a, json_t *body, int *status, char *err, size_t er
 	}
 	/* The runtime (IMA) policy: inline (base64 JSON, stored under its name
 	 * or the agent id when the enrolment is accepted) or by name from the
-	 * store. Measured-boot policies are not evaluated yet: an enrolment
-	 * that asks for one is refused rather than attested without it. */
+	 * store. */
 	const char *rp = str(body, "runtime_policy");
 	const char *rpn = str(body, "runtime_policy_name");
 	if (rpn && *rpn) {
@@ -372,4 +372,117 @@ json_t *agent_status_json(const struct agent *a, const char *version)
 		json_object_set_new(j, "attestation_period", json_string(period));
 	}
 	return j;
+}
+
+static long long row_int(json_t *row, const char *k)
+{
+	return json_integer_value(json_object_get(row, k));
+}
+
+struct agent *agent_from_row(struct verifier *v, json_t *row)
+{
+	char err[256];
+	int status;
+	const char *id = str(row, "agent_id");
+	const char *text = str(row, "enrolment");
+	json_t *body = text ? json_loads(text, 0, NULL) : NULL;
+	struct agent *a = id ? agent_new(v, id) : NULL;
+	if (!a || !body || agent_enrol(a, body, &status, err, sizeof err) < 0) {
+		log_error("agent %s: stored enrolment unusable: %s", id ? id : "?",
+			  body ? err : "not JSON");
+		agent_free(a);
+		json_decref(body);
+		return NULL;
+	}
+	json_decref(body);
+	a->state = (enum agent_state)row_int(row, "state");
+	a->attestation_count = row_int(row, "attestation_count");
+	a->last_received_quote = row_int(row, "last_received_quote");
+	a->last_successful = row_int(row, "last_successful_attestation");
+	a->tpm_clock = (uint64_t)row_int(row, "tpm_clock");
+	a->tpm_reset = (uint32_t)row_int(row, "tpm_reset");
+	a->tpm_restart = (uint32_t)row_int(row, "tpm_restart");
+	a->severity = json_object_get(row, "severity") ? (int)row_int(row, "severity") : -1;
+	const char *s;
+	if ((s = str(row, "last_event_id")))
+		snprintf(a->last_event_id, sizeof a->last_event_id, "%s", s);
+	if ((s = str(row, "reason")))
+		snprintf(a->reason, sizeof a->reason, "%s", s);
+	if ((s = str(row, "nk_pem")))
+		a->nk_pem = strdup(s);
+	a->ima.next_entry = (uint64_t)row_int(row, "ima_next_entry");
+	a->ima.boottime = (uint64_t)row_int(row, "ima_boottime");
+	a->ima.lag = (uint64_t)row_int(row, "ima_lag");
+	a->ima.bank = (uint16_t)row_int(row, "ima_bank");
+	if ((s = str(row, "ima_pcr10"))) {
+		struct buf pcr = BUF_INIT;
+		if (hex_decode(&pcr, s, strlen(s)) == 0 && pcr.len == sizeof a->ima.pcr10)
+			memcpy(a->ima.pcr10, pcr.data, pcr.len);
+		buf_free(&pcr);
+	}
+	/* V went out once the agent reached Get Quote; a changed payload key
+	 * (the agent lost its state) makes check.c send it again. */
+	a->provide_v = a->v_len > 0 && a->attestation_count == 0;
+	return a;
+}
+
+int agent_adopt(json_t *row, void *arg)
+{
+	struct verifier *v = arg;
+	struct agent *a = agent_from_row(v, row);
+	if (!a)
+		return 0;
+	struct agent *old = map_get(v->agents, a->id);
+	if (old)
+		agent_drop(old, 1);
+	map_put(v->agents, a->id, a);
+	if (a->state == STATE_START || a->state == STATE_GET_QUOTE ||
+	    a->state == STATE_GET_QUOTE_RETRY || a->state == STATE_PROVIDE_V ||
+	    a->state == STATE_PROVIDE_V_RETRY) {
+		if (a->state == STATE_PROVIDE_V || a->state == STATE_PROVIDE_V_RETRY)
+			a->provide_v = a->v_len > 0;
+		a->state = STATE_START;
+		poll_start(a, 0);
+	}
+	return 0;
+}
+
+/* Agents dropped while a caller may still hold them wait here until the
+ * loop turns (or the verifier stops). */
+void agent_reap(struct verifier *v)
+{
+	struct agent *a;
+	while ((a = v->graveyard)) {
+		v->graveyard = a->next_dead;
+		agent_free(a);
+	}
+}
+
+static void on_reap(evutil_socket_t fd, short what, void *arg)
+{
+	agent_reap(arg);
+}
+
+void agent_drop(struct agent *a, int from_loop)
+{
+	struct verifier *v = a->v;
+	state_forget(a);
+	if (map_get(v->agents, a->id) == a)
+		map_del(v->agents, a->id);
+	poll_stop(a);
+	if (a->busy) {
+		a->deleted = 1;	/* freed when its request returns */
+		return;
+	}
+	if (!from_loop) {
+		agent_free(a);
+		return;
+	}
+	a->next_dead = v->graveyard;
+	v->graveyard = a;
+	if (!v->reaper)
+		v->reaper = evtimer_new(v->base, on_reap, v);
+	struct timeval now = { 0, 0 };
+	if (v->reaper && !evtimer_pending(v->reaper, NULL))
+		evtimer_add(v->reaper, &now);
 }

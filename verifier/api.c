@@ -93,25 +93,44 @@ static void add_agent(struct verifier *v, struct http_request *req,
 	http_reply(resp, 200, "Success", NULL);
 }
 
-static void remove_agent(struct verifier *v, struct agent *a)
-{
-	state_forget(a);
-	map_del(v->agents, a->id);
-	poll_stop(a);
-	if (a->busy)
-		a->deleted = 1;	/* freed when its request returns */
-	else
-		agent_free(a);
-}
-
-static void list_agents(struct verifier *v, struct http_request *req,
-			struct http_response *resp);
-
 struct lister {
+	struct verifier *v;
 	json_t *out;
 	int bulk;
 	const char *version;
 };
+
+/* Status of an agent another verifier attests (shared mode), from its row:
+ * the verifier named is its owner. */
+static json_t *row_status(struct verifier *v, json_t *row, const char *version)
+{
+	struct agent *a = agent_from_row(v, row);
+	if (!a)
+		return NULL;
+	json_t *j = agent_status_json(a, version);
+	agent_free(a);
+	json_t *owner = json_object_get(row, "owner");
+	json_object_set(j, "verifier_id", owner ? owner : json_null());
+	json_t *ip = json_object_get(row, "verifier_ip"), *port = json_object_get(row, "verifier_port");
+	json_object_set(j, "verifier_ip", ip ? ip : json_null());
+	json_object_set(j, "verifier_port", port ? port : json_null());
+	return j;
+}
+
+static int list_row(json_t *row, void *arg)
+{
+	struct lister *l = arg;
+	const char *id = json_string_value(json_object_get(row, "agent_id"));
+	struct agent *a = map_get(l->v->agents, id);
+	if (!l->bulk)
+		/* Keylime lists each id as a one-column row: ["id"]. */
+		json_array_append_new(l->out, json_pack("[s]", id));
+	else if (a)
+		json_object_set_new(l->out, id, agent_status_json(a, l->version));
+	else
+		json_object_set_new(l->out, id, row_status(l->v, row, l->version));
+	return 0;
+}
 
 static void list_one(const char *id, void *value, void *arg)
 {
@@ -119,23 +138,88 @@ static void list_one(const char *id, void *value, void *arg)
 	if (l->bulk)
 		json_object_set_new(l->out, id, agent_status_json(value, l->version));
 	else
-		/* Keylime lists each id as a one-column row: ["id"]. */
 		json_array_append_new(l->out, json_pack("[s]", id));
 }
 
+/* Every agent of the fleet, or (?verifier=ID) those one verifier attests.
+ * In shared mode the database knows them all. */
 static void list_agents(struct verifier *v, struct http_request *req,
 			struct http_response *resp)
 {
 	const char *filter = http_query(req, "verifier");
-	struct lister l = { NULL, http_query(req, "bulk") != NULL, req->version };
-	if (filter && *filter && strcmp(filter, v->verifier_id) != 0) {
-		http_reply(resp, 200, "Success", l.bulk ? json_object()
-			   : json_pack("{s:[]}", "uuids"));
-		return;
-	}
+	struct lister l = { v, NULL, http_query(req, "bulk") != NULL, req->version };
+	if (filter && !*filter)
+		filter = NULL;
 	l.out = l.bulk ? json_object() : json_array();
-	map_each(v->agents, list_one, &l);
+	if (verifier_db_shared(v->db)) {
+		if (verifier_db_each_agent(v->db, filter, list_row, &l) < 0) {
+			json_decref(l.out);
+			http_reply(resp, 500, "Database error", NULL);
+			return;
+		}
+	} else if (!filter || strcmp(filter, v->verifier_id) == 0) {
+		map_each(v->agents, list_one, &l);
+	}
 	http_reply(resp, 200, "Success", l.bulk ? l.out : json_pack("{s:o}", "uuids", l.out));
+}
+
+struct shown {
+	struct verifier *v;
+	const char *version;
+	json_t *status;
+};
+
+static int show_row(json_t *row, void *arg)
+{
+	struct shown *s = arg;
+	s->status = row_status(s->v, row, s->version);
+	return 0;
+}
+
+/* An agent this verifier does not hold, in shared mode: status from the
+ * database; delete there (its owner finds out at its next write); stop
+ * and reactivate take it over first, so the change is made by the
+ * verifier that attests it. Returns 0 when handled. */
+static int foreign_agent(struct verifier *v, struct http_request *req,
+			 struct http_response *resp, const char *id, struct agent **taken)
+{
+	const char *m = req->method;
+	*taken = NULL;
+	if (!verifier_db_shared(v->db))
+		return -1;
+	if (req->n_segments == 2 && strcmp(m, "GET") == 0) {
+		struct shown s = { v, req->version, NULL };
+		int r = verifier_db_get_agent(v->db, id, show_row, &s);
+		if (r != 0 || !s.status)
+			http_reply(resp, r < 0 || (r == 0 && !s.status) ? 500 : 404,
+				   r < 0 ? "Database error" : r == 1 ? "agent id not found"
+				   : "Stored agent unusable", NULL);
+		else
+			http_reply(resp, 200, "Success", s.status);
+		return 0;
+	}
+	if (req->n_segments == 2 && strcmp(m, "DELETE") == 0) {
+		int r = verifier_db_delete_agent(v->db, id);
+		if (r == 0) {
+			verifier_db_policy_delete(v->db, "runtime_policies", id);
+			verifier_db_policy_delete(v->db, "mb_policies", id);
+			log_info("agent %s deleted (attested by another verifier)", id);
+		}
+		http_reply(resp, r < 0 ? 500 : r == 1 ? 404 : 200, r < 0 ? "Database error"
+			   : r == 1 ? "agent id not found" : "Success", NULL);
+		return 0;
+	}
+	if (req->n_segments == 3 && strcmp(m, "PUT") == 0) {
+		int r = verifier_db_take(v->db, id, agent_adopt, v);
+		if (r < 0) {
+			http_reply(resp, 500, "Database error", NULL);
+			return 0;
+		}
+		*taken = map_get(v->agents, id);
+		if (*taken)
+			log_info("agent %s taken over for an operator request", id);
+	}
+	return -1;
 }
 
 static void agents(struct verifier *v, struct http_request *req,
@@ -159,6 +243,8 @@ static void agents(struct verifier *v, struct http_request *req,
 		add_agent(v, req, resp, id);
 		return;
 	}
+	if (!a && foreign_agent(v, req, resp, id, &a) == 0)
+		return;
 	if (!a) {
 		http_reply(resp, req->n_segments == 3 ? 400 : 404, "agent id not found", NULL);
 		return;
@@ -174,7 +260,7 @@ static void agents(struct verifier *v, struct http_request *req,
 		verifier_db_policy_delete(v->db, "runtime_policies", id);
 		verifier_db_policy_delete(v->db, "mb_policies", id);
 		log_info("agent %s deleted", id);
-		remove_agent(v, a);
+		agent_drop(a, 0);
 		http_reply(resp, 200, "Success", NULL);
 	} else if (req->n_segments == 3 && strcmp(m, "PUT") == 0 &&
 		   strcmp(req->segments[2], "reactivate") == 0) {
@@ -203,9 +289,9 @@ static void agents(struct verifier *v, struct http_request *req,
 	}
 }
 
-/* /allowlists/{name} (runtime policies) and /mbpolicies/{name}. Stored and
- * served as Keylime does; this verifier does not evaluate them yet (an
- * enrolment that refers to one is refused), so a stored policy is inert. */
+/* /allowlists/{name} (runtime policies) and /mbpolicies/{name}, stored and
+ * served as Keylime does. An enrolment naming one takes a copy when it is
+ * accepted (or restored): changing a policy affects later enrolments. */
 static void policies(struct verifier *v, struct http_request *req,
 		     struct http_response *resp, int runtime)
 {
@@ -275,10 +361,10 @@ static void policies(struct verifier *v, struct http_request *req,
 	struct buf text = BUF_INIT;
 	json_t *p = json_object_get(body, runtime ? "runtime_policy" : "mb_policy");
 	const char *s = json_string_value(p);
-	if (runtime ? (!s || b64_decode(&text, s, strlen(s)) < 0)
+	if (runtime ? (!s || b64_decode(&text, s, strlen(s)) < 0 || text.len == 0)
 		    : (p && !json_is_null(p) && !s)) {
 		snprintf(msg, sizeof msg, "%s must be %s", runtime ? "runtime_policy"
-			 : "mb_policy", runtime ? "base64 of the policy JSON"
+			 : "mb_policy", runtime ? "base64 of the policy JSON (not empty)"
 			 : "a JSON string or null");
 		http_reply(resp, 400, msg, NULL);
 		goto out;

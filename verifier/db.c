@@ -1,278 +1,217 @@
-/* Verifier storage in SQLite. An agent row holds the enrolment exactly as
- * the tenant sent it (JSON) beside the attestation state, so a restart
- * rebuilds each record with the same code that handled the POST. The file
- * holds V and revocation keys: it is created 0600 (lib/store). */
+/* Verifier storage: the backend is chosen at open; what both share. */
+#include "verifier/db.h"
+
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "verifier/verifier.h"
 
-static const char *const schema[] = {
-	"CREATE TABLE agents ("
-	" agent_id TEXT PRIMARY KEY,"
-	" enrolment TEXT NOT NULL,"
-	" state INTEGER NOT NULL,"
-	" attestation_count INTEGER NOT NULL DEFAULT 0,"
-	" last_received_quote INTEGER NOT NULL DEFAULT 0,"
-	" last_successful_attestation INTEGER NOT NULL DEFAULT 0,"
-	" hash_alg TEXT, enc_alg TEXT, sign_alg TEXT,"
-	" nk_pem TEXT,"
-	" tpm_clock INTEGER NOT NULL DEFAULT 0,"
-	" tpm_reset INTEGER NOT NULL DEFAULT 0,"
-	" tpm_restart INTEGER NOT NULL DEFAULT 0,"
-	" severity INTEGER,"
-	" last_event_id TEXT,"
-	" reason TEXT,"
-	" runtime_policy_name TEXT,"
-	" mb_policy_name TEXT);"
-	"CREATE TABLE runtime_policies (name TEXT PRIMARY KEY, policy TEXT NOT NULL);"
-	"CREATE TABLE mb_policies (name TEXT PRIMARY KEY, policy TEXT);",
-	/* version 2: IMA progress, so a restart does not refetch whole logs */
-	"ALTER TABLE agents ADD COLUMN ima_next_entry INTEGER NOT NULL DEFAULT 0;"
-	"ALTER TABLE agents ADD COLUMN ima_boottime INTEGER NOT NULL DEFAULT 0;"
-	"ALTER TABLE agents ADD COLUMN ima_lag INTEGER NOT NULL DEFAULT 0;"
-	"ALTER TABLE agents ADD COLUMN ima_bank INTEGER NOT NULL DEFAULT 0;"
-	"ALTER TABLE agents ADD COLUMN ima_pcr10 TEXT;",
+_Static_assert(2 * IMA_DIGEST_MAX + 1 <= sizeof(((struct verifier_db_state *)0)->pcr10),
+	       "pcr10 text fits");
+
+struct verifier_db *verifier_db_open(const char *path, const char *url,
+				     const char *verifier_id, char *err, size_t errlen)
+{
+	if (url && *url)
+		return verifier_db_pg_open(url, verifier_id, err, errlen);
+	return verifier_db_sqlite_open(path, err, errlen);
+}
+
+void verifier_db_close(struct verifier_db *db)
+{
+	if (db)
+		db->ops->close(db);
+}
+
+int verifier_db_shared(const struct verifier_db *db)
+{
+	return db->ops->join != NULL;
+}
+
+const char *verifier_db_error(struct verifier_db *db)
+{
+	return db->ops->error(db);
+}
+
+const char *const verifier_db_state_names[VERIFIER_DB_STATE_COLUMNS] = {
+	"state", "attestation_count", "last_received_quote",
+	"last_successful_attestation", "hash_alg", "enc_alg", "sign_alg", "nk_pem",
+	"tpm_clock", "tpm_reset", "tpm_restart", "severity", "last_event_id", "reason",
+	"ima_next_entry", "ima_boottime", "ima_lag", "ima_bank", "ima_pcr10",
 };
 
-struct store *verifier_db_open(const char *path, char *err, size_t errlen)
+static const char *text_or_null(const char *s)
 {
-	return store_open(path, schema, sizeof schema / sizeof *schema, err, errlen);
+	return s && *s ? s : NULL;
 }
 
-static int done(sqlite3_stmt *st)
+void verifier_db_state_values(const struct agent *a, struct verifier_db_state *s)
 {
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	const long long nums[12] = {
+		a->state, a->attestation_count, a->last_received_quote, a->last_successful,
+		(long long)a->tpm_clock, a->tpm_reset, a->tpm_restart, a->severity,
+		(long long)a->ima.next_entry, (long long)a->ima.boottime,
+		(long long)a->ima.lag, a->ima.bank,
+	};
+	/* Where each number goes among the columns. */
+	static const int at[12] = { 0, 1, 2, 3, 8, 9, 10, 11, 14, 15, 16, 17 };
+	for (int i = 0; i < 12; i++) {
+		snprintf(s->text[i], sizeof s->text[i], "%lld", nums[i]);
+		s->values[at[i]] = s->text[i];
+	}
+	if (a->severity < 0)
+		s->values[11] = NULL;
+	s->values[4] = text_or_null(a->hash_alg);
+	s->values[5] = text_or_null(a->enc_alg);
+	s->values[6] = text_or_null(a->sign_alg);
+	s->values[7] = text_or_null(a->nk_pem);
+	s->values[12] = text_or_null(a->last_event_id);
+	s->values[13] = text_or_null(a->reason);
+	for (int i = 0; i < IMA_DIGEST_MAX; i++)
+		snprintf(s->pcr10 + 2 * i, 3, "%02x", a->ima.pcr10[i]);
+	s->values[18] = s->pcr10;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
+int verifier_db_policy_table(const char *table)
 {
-	if (s && *s)
-		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
+	if (strcmp(table, "runtime_policies") == 0)
+		return 0;
+	if (strcmp(table, "mb_policies") == 0)
+		return 1;
+	return -1;
 }
 
-int verifier_db_add(struct store *s, const char *id, const char *enrolment,
+/* SQL both backends speak ($N parameters, ON CONFLICT). The table names
+ * are chosen here, never built from input. */
+const char *verifier_db_policy_sql(const char *table, enum policy_op op)
+{
+	static const char *const sql[2][5] = {
+		{ "SELECT policy FROM runtime_policies WHERE name = $1",
+		  "INSERT INTO runtime_policies (name, policy) VALUES ($1, $2)"
+		  " ON CONFLICT (name) DO NOTHING",
+		  "UPDATE runtime_policies SET policy = $2 WHERE name = $1",
+		  "DELETE FROM runtime_policies WHERE name = $1",
+		  "SELECT name FROM runtime_policies ORDER BY name" },
+		{ "SELECT policy FROM mb_policies WHERE name = $1",
+		  "INSERT INTO mb_policies (name, policy) VALUES ($1, $2)"
+		  " ON CONFLICT (name) DO NOTHING",
+		  "UPDATE mb_policies SET policy = $2 WHERE name = $1",
+		  "DELETE FROM mb_policies WHERE name = $1",
+		  "SELECT name FROM mb_policies ORDER BY name" },
+	};
+	return sql[verifier_db_policy_table(table)][op];
+}
+
+const char *verifier_db_policy_user_sql(const char *column)
+{
+	return strcmp(column, "runtime_policy_name") == 0
+		? "SELECT agent_id FROM agents WHERE runtime_policy_name = $1 LIMIT 1"
+		: "SELECT agent_id FROM agents WHERE mb_policy_name = $1 LIMIT 1";
+}
+
+/* Dispatch. */
+int verifier_db_add(struct verifier_db *db, const char *id, const char *enrolment,
 		    int state, const char *rp_name, const char *mb_name)
 {
-	static const char sql[] =
-		"INSERT OR IGNORE INTO agents (agent_id, enrolment, state,"
-		" runtime_policy_name, mb_policy_name) VALUES (?, ?, ?, ?, ?)";
-	sqlite3_stmt *st = store_prepare(s, sql);
-	if (!st)
-		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, enrolment, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, state);
-	bind_text(st, 4, rp_name);
-	bind_text(st, 5, mb_name);
-	if (done(st) < 0)
-		return -1;
-	return sqlite3_changes(store_db(s)) ? 0 : 1;
+	return db->ops->add(db, id, enrolment, state, rp_name, mb_name);
 }
 
-int verifier_db_save_state(struct store *s, const struct agent *a)
+int verifier_db_save_states(struct verifier_db *db, struct agent *list)
 {
-	static const char sql[] =
-		"UPDATE agents SET state = ?, attestation_count = ?,"
-		" last_received_quote = ?, last_successful_attestation = ?,"
-		" hash_alg = ?, enc_alg = ?, sign_alg = ?, nk_pem = ?, tpm_clock = ?,"
-		" tpm_reset = ?, tpm_restart = ?, severity = ?, last_event_id = ?,"
-		" reason = ?, ima_next_entry = ?, ima_boottime = ?, ima_lag = ?,"
-		" ima_bank = ?, ima_pcr10 = ? WHERE agent_id = ?";
-	char pcr10[2 * IMA_DIGEST_MAX + 1];
-	sqlite3_stmt *st = store_prepare(s, sql);
-	if (!st)
-		return -1;
-	sqlite3_bind_int(st, 1, a->state);
-	sqlite3_bind_int64(st, 2, a->attestation_count);
-	sqlite3_bind_int64(st, 3, a->last_received_quote);
-	sqlite3_bind_int64(st, 4, a->last_successful);
-	bind_text(st, 5, a->hash_alg);
-	bind_text(st, 6, a->enc_alg);
-	bind_text(st, 7, a->sign_alg);
-	bind_text(st, 8, a->nk_pem);
-	sqlite3_bind_int64(st, 9, (sqlite3_int64)a->tpm_clock);
-	sqlite3_bind_int64(st, 10, a->tpm_reset);
-	sqlite3_bind_int64(st, 11, a->tpm_restart);
-	if (a->severity >= 0)
-		sqlite3_bind_int(st, 12, a->severity);
-	else
-		sqlite3_bind_null(st, 12);
-	bind_text(st, 13, a->last_event_id);
-	bind_text(st, 14, a->reason);
-	sqlite3_bind_int64(st, 15, (sqlite3_int64)a->ima.next_entry);
-	sqlite3_bind_int64(st, 16, (sqlite3_int64)a->ima.boottime);
-	sqlite3_bind_int64(st, 17, (sqlite3_int64)a->ima.lag);
-	sqlite3_bind_int(st, 18, a->ima.bank);
-	for (int i = 0; i < IMA_DIGEST_MAX; i++)
-		snprintf(pcr10 + 2 * i, 3, "%02x", a->ima.pcr10[i]);
-	sqlite3_bind_text(st, 19, pcr10, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 20, a->id, -1, SQLITE_STATIC);
-	return done(st);
+	return db->ops->save_states(db, list);
 }
 
-int verifier_db_delete_agent(struct store *s, const char *id)
+int verifier_db_delete_agent(struct verifier_db *db, const char *id)
 {
-	static const char sql[] = "DELETE FROM agents WHERE agent_id = ?";
-	sqlite3_stmt *st = store_prepare(s, sql);
-	if (!st)
-		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if (done(st) < 0)
-		return -1;
-	return sqlite3_changes(store_db(s)) ? 0 : 1;
+	return db->ops->delete_agent(db, id);
 }
 
-int verifier_db_each_agent(struct store *s, int (*fn)(json_t *row, void *arg),
-			   void *arg)
+int verifier_db_each_agent(struct verifier_db *db, const char *owner,
+			   verifier_db_row_fn fn, void *arg)
 {
-	static const char sql[] =
-		"SELECT agent_id, enrolment, state, attestation_count,"
-		" last_received_quote, last_successful_attestation, hash_alg, enc_alg,"
-		" sign_alg, nk_pem, tpm_clock, tpm_reset, tpm_restart, severity,"
-		" last_event_id, reason, ima_next_entry, ima_boottime, ima_lag, ima_bank,"
-		" ima_pcr10 FROM agents ORDER BY agent_id";
-	sqlite3_stmt *st = store_prepare(s, sql);
-	int rc, r = 0;
-	if (!st)
-		return -1;
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *row = json_object();
-		for (int i = 0; i < sqlite3_column_count(st); i++) {
-			const char *name = sqlite3_column_name(st, i);
-			switch (sqlite3_column_type(st, i)) {
-			case SQLITE_INTEGER:
-				json_object_set_new(row, name, json_integer(
-					sqlite3_column_int64(st, i)));
-				break;
-			case SQLITE_TEXT:
-				json_object_set_new(row, name, json_string(
-					(const char *)sqlite3_column_text(st, i)));
-				break;
-			default:
-				break;
-			}
-		}
-		r = fn(row, arg);
-		json_decref(row);
-	}
-	sqlite3_reset(st);
-	return r;
+	return db->ops->each_agent(db, owner, fn, arg);
 }
 
-/* The policy tables are fixed names, never from input: the SQL strings
- * are chosen, not built. */
-static const char *policy_sql(const char *table, int op)
+int verifier_db_get_agent(struct verifier_db *db, const char *id,
+			  verifier_db_row_fn fn, void *arg)
 {
-	static const char *const rp[] = {
-		"SELECT policy FROM runtime_policies WHERE name = ?",
-		"INSERT INTO runtime_policies (name, policy) VALUES (?, ?)",
-		"UPDATE runtime_policies SET policy = ? WHERE name = ?",
-		"DELETE FROM runtime_policies WHERE name = ?",
-		"SELECT name FROM runtime_policies ORDER BY name",
-	};
-	static const char *const mb[] = {
-		"SELECT policy FROM mb_policies WHERE name = ?",
-		"INSERT INTO mb_policies (name, policy) VALUES (?, ?)",
-		"UPDATE mb_policies SET policy = ? WHERE name = ?",
-		"DELETE FROM mb_policies WHERE name = ?",
-		"SELECT name FROM mb_policies ORDER BY name",
-	};
-	return strcmp(table, "runtime_policies") == 0 ? rp[op] : mb[op];
+	return db->ops->get_agent(db, id, fn, arg);
 }
 
-int verifier_db_policy_get(struct store *s, const char *table, const char *name,
-			   char **text)
+int verifier_db_policy_get(struct verifier_db *db, const char *table,
+			   const char *name, char **text)
 {
-	sqlite3_stmt *st = store_prepare(s, policy_sql(table, 0));
-	if (!st)
-		return -1;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st), r = 1;
 	*text = NULL;
-	if (rc == SQLITE_ROW) {
-		const unsigned char *p = sqlite3_column_text(st, 0);
-		*text = p ? strdup((const char *)p) : NULL;
-		r = 0;
-	} else if (rc != SQLITE_DONE) {
-		r = -1;
-	}
-	sqlite3_reset(st);
-	return r;
+	return verifier_db_policy_table(table) < 0 ? -1
+		: db->ops->policy_get(db, table, name, text);
 }
 
-int verifier_db_policy_put(struct store *s, const char *table, const char *name,
-			   const char *text, int replace)
+int verifier_db_policy_put(struct verifier_db *db, const char *table,
+			   const char *name, const char *text, int replace)
 {
-	sqlite3_stmt *st = store_prepare(s, policy_sql(table, replace ? 2 : 1));
-	if (!st)
-		return -1;
-	if (replace) {
-		bind_text(st, 1, text);
-		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	} else {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		bind_text(st, 2, text);
-	}
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc == SQLITE_CONSTRAINT)
-		return 1;	/* exists */
-	if (rc != SQLITE_DONE)
-		return -1;
-	return sqlite3_changes(store_db(s)) ? 0 : 1;
+	return verifier_db_policy_table(table) < 0 ? -1
+		: db->ops->policy_put(db, table, name, text, replace);
 }
 
-int verifier_db_policy_delete(struct store *s, const char *table, const char *name)
+int verifier_db_policy_delete(struct verifier_db *db, const char *table,
+			      const char *name)
 {
-	sqlite3_stmt *st = store_prepare(s, policy_sql(table, 3));
-	if (!st)
-		return -1;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (done(st) < 0)
-		return -1;
-	return sqlite3_changes(store_db(s)) ? 0 : 1;
+	return verifier_db_policy_table(table) < 0 ? -1
+		: db->ops->policy_delete(db, table, name);
 }
 
-int verifier_db_policy_list(struct store *s, const char *table, json_t *names)
+int verifier_db_policy_list(struct verifier_db *db, const char *table, json_t *names)
 {
-	sqlite3_stmt *st = store_prepare(s, policy_sql(table, 4));
-	int rc;
-	if (!st)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(names, json_string(
-			(const char *)sqlite3_column_text(st, 0)));
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return verifier_db_policy_table(table) < 0 ? -1
+		: db->ops->policy_list(db, table, names);
 }
 
-int verifier_db_policy_user(struct store *s, const char *column, const char *name,
-			    char *agent_id, size_t n)
+int verifier_db_policy_user(struct verifier_db *db, const char *column,
+			    const char *name, char *agent_id, size_t n)
 {
-	static const char rp[] =
-		"SELECT agent_id FROM agents WHERE runtime_policy_name = ? LIMIT 1";
-	static const char mb[] =
-		"SELECT agent_id FROM agents WHERE mb_policy_name = ? LIMIT 1";
-	sqlite3_stmt *st = store_prepare(s, strcmp(column, "runtime_policy_name") == 0
-					 ? rp : mb);
-	if (!st)
-		return -1;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st), r = 1;
-	if (rc == SQLITE_ROW) {
-		snprintf(agent_id, n, "%s", (const char *)sqlite3_column_text(st, 0));
-		r = 0;
-	} else if (rc != SQLITE_DONE) {
-		r = -1;
-	}
-	sqlite3_reset(st);
-	return r;
+	return db->ops->policy_user(db, column, name, agent_id, n);
+}
+
+/* Shared mode: absent in SQLite mode, where nothing calls these. */
+#define SHARED(call) (db->ops->join ? db->ops->call : -1)
+
+int verifier_db_join(struct verifier_db *db, long lease_ms, const char *ip, int port)
+{
+	return SHARED(join(db, lease_ms, ip, port));
+}
+
+int verifier_db_renew(struct verifier_db *db, long lease_ms)
+{
+	return SHARED(renew(db, lease_ms));
+}
+
+int verifier_db_counts(struct verifier_db *db, long *verifiers, long *agents, long *mine)
+{
+	return SHARED(counts(db, verifiers, agents, mine));
+}
+
+int verifier_db_claim(struct verifier_db *db, long max, verifier_db_row_fn fn, void *arg)
+{
+	return SHARED(claim(db, max, fn, arg));
+}
+
+int verifier_db_take(struct verifier_db *db, const char *id, verifier_db_row_fn fn,
+		     void *arg)
+{
+	return SHARED(take(db, id, fn, arg));
+}
+
+int verifier_db_release(struct verifier_db *db, const char *id)
+{
+	return SHARED(release(db, id));
+}
+
+int verifier_db_owned(struct verifier_db *db, json_t *ids)
+{
+	return SHARED(owned(db, ids));
+}
+
+int verifier_db_leave(struct verifier_db *db)
+{
+	return SHARED(leave(db));
 }

@@ -23,6 +23,8 @@ static const struct config_option options[] = {
 	{ "uuid", CONFIG_STRING, "default", "This verifier's id (verifier_id).", 0, 0 },
 	{ "state_dir", CONFIG_PATH, "/var/lib/assay/verifier", "Database and generated TLS files.", 0, 0 },
 	{ "database", CONFIG_PATH, NULL, "SQLite database (default: STATE_DIR/verifier.sqlite).", 0, 0 },
+	{ "database_url", CONFIG_STRING, NULL, "PostgreSQL instead of SQLite: a postgresql:// URI (or libpq key=value string). Verifiers on one database share the fleet: agents are spread over the live verifiers by leases and taken over when one dies. Each needs its own uuid.", 0, 0 },
+	{ "lease_ms", CONFIG_INT, "10000", "With database_url: how long a verifier's hold on its agents lasts unrenewed (renewed every third of it). A dead verifier's agents are taken over within about this time.", 1000, 3600000 },
 	{ "tls_dir", CONFIG_PATH, NULL, "Where a local CA and certificates are made when none are configured (default: STATE_DIR/tls); share it with the registrar for one CA.", 0, 0 },
 	{ "server_cert", CONFIG_PATH, NULL, "API server certificate (default: TLS_DIR/server.pem).", 0, 0 },
 	{ "server_key", CONFIG_PATH, NULL, "Its private key (default: TLS_DIR/server.key).", 0, 0 },
@@ -66,64 +68,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
-/* Restores one stored agent. Polling resumes for those that were being
- * attested, with a full quote first (Keylime does the same). */
+/* SQLite mode: every stored agent is ours. */
 static int restore(json_t *row, void *arg)
 {
-	struct verifier *v = arg;
-	char err[256];
-	int status;
-	const char *id = json_string_value(json_object_get(row, "agent_id"));
-	const char *text = json_string_value(json_object_get(row, "enrolment"));
-	json_t *body = text ? json_loads(text, 0, NULL) : NULL;
-	struct agent *a = id ? agent_new(v, id) : NULL;
-	if (!a || !body || agent_enrol(a, body, &status, err, sizeof err) < 0) {
-		log_error("agent %s: stored enrolment unusable: %s", id ? id : "?",
-			  body ? err : "not JSON");
-		agent_free(a);
-		json_decref(body);
-		return 0;
-	}
-	json_decref(body);
-	a->state = (enum agent_state)json_integer_value(json_object_get(row, "state"));
-	a->attestation_count = json_integer_value(json_object_get(row, "attestation_count"));
-	a->last_received_quote = json_integer_value(json_object_get(row, "last_received_quote"));
-	a->last_successful = json_integer_value(json_object_get(row, "last_successful_attestation"));
-	a->tpm_clock = (uint64_t)json_integer_value(json_object_get(row, "tpm_clock"));
-	a->tpm_reset = (uint32_t)json_integer_value(json_object_get(row, "tpm_reset"));
-	a->tpm_restart = (uint32_t)json_integer_value(json_object_get(row, "tpm_restart"));
-	json_t *sev = json_object_get(row, "severity");
-	a->severity = sev ? (int)json_integer_value(sev) : -1;
-	const char *s;
-	if ((s = json_string_value(json_object_get(row, "last_event_id"))))
-		snprintf(a->last_event_id, sizeof a->last_event_id, "%s", s);
-	if ((s = json_string_value(json_object_get(row, "reason"))))
-		snprintf(a->reason, sizeof a->reason, "%s", s);
-	if ((s = json_string_value(json_object_get(row, "nk_pem"))))
-		a->nk_pem = strdup(s);
-	a->ima.next_entry = (uint64_t)json_integer_value(json_object_get(row, "ima_next_entry"));
-	a->ima.boottime = (uint64_t)json_integer_value(json_object_get(row, "ima_boottime"));
-	a->ima.lag = (uint64_t)json_integer_value(json_object_get(row, "ima_lag"));
-	a->ima.bank = (uint16_t)json_integer_value(json_object_get(row, "ima_bank"));
-	if ((s = json_string_value(json_object_get(row, "ima_pcr10")))) {
-		struct buf pcr = BUF_INIT;
-		if (hex_decode(&pcr, s, strlen(s)) == 0 && pcr.len == sizeof a->ima.pcr10)
-			memcpy(a->ima.pcr10, pcr.data, pcr.len);
-		buf_free(&pcr);
-	}
-	/* V went out once the agent reached Get Quote; a changed payload key
-	 * (the agent lost its state) makes check.c send it again. */
-	a->provide_v = a->v_len > 0 && a->attestation_count == 0;
-	map_put(v->agents, id, a);
-	if (a->state == STATE_START || a->state == STATE_GET_QUOTE ||
-	    a->state == STATE_GET_QUOTE_RETRY || a->state == STATE_PROVIDE_V ||
-	    a->state == STATE_PROVIDE_V_RETRY) {
-		if (a->state == STATE_PROVIDE_V || a->state == STATE_PROVIDE_V_RETRY)
-			a->provide_v = a->v_len > 0;
-		a->state = STATE_START;
-		poll_start(a, 0);
-	}
-	return 0;
+	return agent_adopt(row, arg);
 }
 
 static void free_agent(const char *id, void *value, void *arg)
@@ -186,9 +134,12 @@ int main(int argc, char **argv)
 	v.exponential_backoff = config_bool(cfg, "exponential_backoff");
 	v.enable_agent_mtls = config_bool(cfg, "enable_agent_mtls");
 	v.webhook_url = config_isset(cfg, "webhook_url") ? config_str(cfg, "webhook_url") : NULL;
+	v.lease_ms = (long)config_int(cfg, "lease_ms");
+	const char *url = config_isset(cfg, "database_url") ? config_str(cfg, "database_url")
+							    : NULL;
 	const char *dbp = config_path_or(cfg, "database", state, "verifier.sqlite", db,
 					 sizeof db);
-	if (!dbp[0] || !(v.db = verifier_db_open(dbp, err, sizeof err))) {
+	if (!dbp[0] || !(v.db = verifier_db_open(dbp, url, v.verifier_id, err, sizeof err))) {
 		log_error("%s", dbp[0] ? err : "database: path too long");
 		return 1;
 	}
@@ -211,28 +162,41 @@ int main(int argc, char **argv)
 	char wal[PATH_MAX + 8], shm[PATH_MAX + 8];
 	snprintf(wal, sizeof wal, "%s-wal", dbp);
 	snprintf(shm, sizeof shm, "%s-shm", dbp);
-	const char *owned[] = { state, dbp, wal, shm, NULL };
+	const char *owned[] = { state, url ? NULL : dbp, wal, shm, NULL };
 	if (privdrop(config_isset(cfg, "user") ? config_str(cfg, "user") : NULL, owned,
 		     err, sizeof err) < 0) {
 		log_error("%s", err);
 		return 1;
 	}
-	verifier_db_each_agent(v.db, restore, &v);
+	int shared = verifier_db_shared(v.db);
+	if (shared && lease_join(&v, config_str(cfg, "ip"), http_server_port(srv)) < 0) {
+		log_error("database: cannot take a lease: %s", verifier_db_error(v.db));
+		return 1;
+	}
+	if (shared)
+		lease_start(&v);
+	else if (verifier_db_each_agent(v.db, NULL, restore, &v) < 0)
+		log_error("database: cannot read the agents: %s", verifier_db_error(v.db));
 
 	struct event *sigint = evsignal_new(v.base, SIGINT, on_signal, v.base);
 	struct event *sigterm = evsignal_new(v.base, SIGTERM, on_signal, v.base);
 	event_add(sigint, NULL);
 	event_add(sigterm, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	log_info("version %s: verifier %s on https://%s:%d, %zu agents", ASSAY_VERSION,
+	log_info("version %s: verifier %s on https://%s:%d, %zu agents%s", ASSAY_VERSION,
 		 v.verifier_id, config_str(cfg, "ip"), http_server_port(srv),
-		 map_len(v.agents));
+		 map_len(v.agents), shared ? " (shared database)" : "");
 
 	event_base_dispatch(v.base);
 
+	if (shared)
+		lease_leave(&v);
 	state_flush(&v);
 	if (v.flusher)
 		event_free(v.flusher);
+	agent_reap(&v);
+	if (v.reaper)
+		event_free(v.reaper);
 	event_free(sigint);
 	event_free(sigterm);
 	http_server_free(srv);
@@ -240,7 +204,7 @@ int main(int argc, char **argv)
 	map_each(v.agents, free_agent, NULL);
 	map_free(v.agents);
 	event_base_free(v.base);
-	store_close(v.db);
+	verifier_db_close(v.db);
 	config_free(cfg);
-	return 0;
+	return v.superseded ? 1 : 0;
 }

@@ -1,5 +1,6 @@
-/* Revocation notices. When an agent fails, every agent of this verifier
- * (Keylime's "agent" notifier, the failed one included) and the webhook,
+/* Revocation notices. When an agent fails, every agent of the fleet
+ * (Keylime's "agent" notifier, the failed one included; in shared mode
+ * also those other verifiers attest, from the database) and the webhook,
  * if configured, get {"msg": <JSON text>, "signature": <base64>}: the
  * message signed RSA-PSS-SHA256 with the revocation key the tenant
  * enrolled the failed agent with. Sends are fire-and-forget on the loop;
@@ -46,20 +47,51 @@ static void post(struct verifier *v, const char *url, X509 *pinned, const char *
 }
 
 struct fanout {
+	struct verifier *v;
 	const char *body;
 };
+
+static void to(struct verifier *v, const char *id, const char *ip, long long port,
+	       const char *version, X509 *cert, const char *body)
+{
+	char url[512];
+	snprintf(url, sizeof url, "%s://%s%s%s:%lld/v%s/notifications/revocation",
+		 cert ? "https" : "http", strchr(ip, ':') ? "[" : "", ip,
+		 strchr(ip, ':') ? "]" : "", port, version);
+	post(v, url, cert, body, id);
+}
 
 static void to_agent(const char *id, void *value, void *arg)
 {
 	struct agent *a = value;
 	struct fanout *f = arg;
-	char url[512];
-	if (a->deleted)
-		return;
-	snprintf(url, sizeof url, "%s://%s%s%s:%d/v%s/notifications/revocation",
-		 a->mtls_cert ? "https" : "http", strchr(a->ip, ':') ? "[" : "", a->ip,
-		 strchr(a->ip, ':') ? "]" : "", a->port, a->version);
-	post(a->v, url, a->mtls_cert, f->body, a->id);
+	if (!a->deleted)
+		to(a->v, a->id, a->ip, a->port, a->version, a->mtls_cert, f->body);
+}
+
+/* An agent another verifier attests: its address from the enrolment
+ * (checked when it was accepted). */
+static int to_row(json_t *row, void *arg)
+{
+	struct fanout *f = arg;
+	const char *id = json_string_value(json_object_get(row, "agent_id"));
+	const char *text = json_string_value(json_object_get(row, "enrolment"));
+	if (!id || !text || map_get(f->v->agents, id))
+		return 0;
+	json_t *e = json_loads(text, 0, NULL);
+	const char *ip = json_string_value(json_object_get(e, "cloudagent_ip"));
+	json_t *port = json_object_get(e, "cloudagent_port");
+	long long p = json_is_integer(port) ? json_integer_value(port)
+		    : json_is_string(port) ? atoll(json_string_value(port)) : 0;
+	const char *ver = json_string_value(json_object_get(e, "supported_version"));
+	const char *pem = json_string_value(json_object_get(e, "mtls_cert"));
+	X509 *cert = pem && strcmp(pem, "disabled") ? crypto_cert_from_pem(pem, strlen(pem))
+		   : NULL;
+	if (ip && p > 0 && p < 65536 && (cert || !pem || !strcmp(pem, "disabled")))
+		to(f->v, id, ip, p, ver ? ver : VERIFIER_API_CURRENT, cert, f->body);
+	X509_free(cert);
+	json_decref(e);
+	return 0;
 }
 
 void notify_revocation(struct agent *failed, const char *type)
@@ -103,8 +135,11 @@ void notify_revocation(struct agent *failed, const char *type)
 	char *payload = json_dumps(p, JSON_COMPACT);
 	json_decref(p);
 	log_warn("agent %s: sending %s notices (%s)", failed->id, type, failed->last_event_id);
-	struct fanout f = { payload };
+	struct fanout f = { v, payload };
 	map_each(v->agents, to_agent, &f);
+	if (verifier_db_shared(v->db) && verifier_db_each_agent(v->db, NULL, to_row, &f) < 0)
+		log_error("revocation notices: cannot list the fleet: %s",
+			  verifier_db_error(v->db));
 	if (v->webhook_url && *v->webhook_url)
 		post(v, v->webhook_url, NULL, payload, "webhook");
 	free(payload);

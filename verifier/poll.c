@@ -47,18 +47,22 @@ void poll_stop(struct agent *a)
 
 void state_flush(struct verifier *v)
 {
-	if (!v->dirty)
+	struct agent *list = v->dirty, *next;
+	if (!list)
 		return;
-	int tx = store_begin(v->db) == 0;
-	for (struct agent *a = v->dirty; a; a = a->next_dirty) {
-		a->dirty = 0;
-		if (verifier_db_save_state(v->db, a) < 0)
-			log_error("agent %s: cannot store its state", a->id);
-	}
 	v->dirty = NULL;
-	if (tx && store_commit(v->db) < 0) {
-		store_rollback(v->db);
-		log_error("cannot store agent states: %s", store_error(v->db));
+	if (verifier_db_save_states(v->db, list) < 0)
+		log_error("cannot store agent states: %s", verifier_db_error(v->db));
+	for (struct agent *a = list; a; a = next) {
+		next = a->next_dirty;
+		a->dirty = 0;
+		if (a->lost) {
+			/* Shared mode: another verifier took it over (or it was
+			 * deleted there); it is no longer ours to attest. */
+			log_info("agent %s: no longer ours (taken over or deleted "
+				 "through another verifier)", a->id);
+			agent_drop(a, 1);
+		}
 	}
 }
 

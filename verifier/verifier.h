@@ -18,9 +18,9 @@
 #include "attest/mb_policy.h"
 #include "config/config.h"
 #include "http/http.h"
-#include "store/store.h"
 #include "util/buf.h"
 #include "util/map.h"
+#include "verifier/db.h"
 
 /* Keylime's operational_state values. */
 enum agent_state {
@@ -89,6 +89,8 @@ struct agent {
 	int need_pubkey;	/* next quote is a full one (partial=0) */
 	int provide_v;		/* V still to be delivered */
 	int deleted;		/* freed once the request in flight returns */
+	int lost;		/* another verifier owns it now (shared mode) */
+	struct agent *next_dead;	/* on the verifier's graveyard */
 	int dirty;		/* state changed since the last flush */
 	struct agent *next_dirty;
 	int busy;		/* a request to the agent is in flight */
@@ -100,7 +102,7 @@ struct agent {
 struct verifier {
 	const struct config *cfg;
 	struct event_base *base;
-	struct store *db;
+	struct verifier_db *db;
 	struct http_client *client;
 	struct map *agents;	/* id -> struct agent */
 	char verifier_id[64];
@@ -109,30 +111,17 @@ struct verifier {
 	const char *webhook_url;
 	struct agent *dirty;	/* agents whose state awaits the next flush */
 	struct event *flusher;
+	struct agent *graveyard;	/* dropped, to free (agent_drop) */
+	struct event *reaper;
+	/* Shared mode (lease.c). */
+	long lease_ms;
+	struct event *lease_timer;
+	long long lease_deadline_ms;	/* monotonic: our hold ends then */
+	int superseded;			/* another process took our id */
 	/* Metrics. */
 	unsigned long long attestations, failures, latency_buckets[14], latency_count;
 	double latency_sum;
 };
-
-/* db.c: every function returns 0, 1 (not found) or -1. */
-struct store *verifier_db_open(const char *path, char *err, size_t errlen);
-/* Stores a new enrolment (the tenant's JSON, as received). 1: exists. */
-int verifier_db_add(struct store *s, const char *id, const char *enrolment,
-		    int state, const char *rp_name, const char *mb_name);
-int verifier_db_save_state(struct store *s, const struct agent *a);
-int verifier_db_delete_agent(struct store *s, const char *id);
-/* Calls fn for every stored agent row, as a JSON object of its columns. */
-int verifier_db_each_agent(struct store *s, int (*fn)(json_t *row, void *arg),
-			   void *arg);
-int verifier_db_policy_get(struct store *s, const char *table, const char *name,
-			   char **text);
-int verifier_db_policy_put(struct store *s, const char *table, const char *name,
-			   const char *text, int replace);
-int verifier_db_policy_delete(struct store *s, const char *table, const char *name);
-int verifier_db_policy_list(struct store *s, const char *table, json_t *names);
-/* The id of an agent using the policy, or 1 when none does. */
-int verifier_db_policy_user(struct store *s, const char *column, const char *name,
-			    char *agent_id, size_t n);
 
 /* agent.c: records. */
 struct agent *agent_new(struct verifier *v, const char *id);
@@ -141,6 +130,18 @@ void agent_free(struct agent *a);
  * 0, or -1 with err and the HTTP status in *status. */
 int agent_enrol(struct agent *a, json_t *body, int *status, char *err, size_t errlen);
 json_t *agent_status_json(const struct agent *a, const char *version);
+/* A record from a stored row (restart, takeover, another verifier's
+ * agent shown here). NULL when the row is unusable (logged). */
+struct agent *agent_from_row(struct verifier *v, json_t *row);
+/* Makes a stored agent one of ours: into the map, polling resumed where
+ * its state says it was being attested (a full quote first, as Keylime
+ * does). A verifier_db_row_fn; arg is the verifier. */
+int agent_adopt(json_t *row, void *arg);
+/* Takes an agent out of the map and its polling; freed now, or when its
+ * request in flight returns, or (from_loop) on the next loop turn, for
+ * callers that still hold it. */
+void agent_drop(struct agent *a, int from_loop);
+void agent_reap(struct verifier *v);
 int tpm_policy_parse(const char *json, struct tpm_policy *p, char *err, size_t errlen);
 void tpm_policy_free(struct tpm_policy *p);
 
@@ -159,6 +160,13 @@ void state_forget(struct agent *a);
  * a.reason and the event id set, or 1 when the IMA list must be fetched
  * again from entry 0 (the agent rebooted). */
 int check_quote_reply(struct agent *a, json_t *results, int full);
+
+/* lease.c: shared mode. Every lease_ms / 3 the lease is renewed and the
+ * agents rebalanced: each live verifier holds about agents / verifiers. */
+int lease_join(struct verifier *v, const char *ip, int port);
+void lease_start(struct verifier *v);
+/* At a clean shutdown: states written, agents released, lease dropped. */
+void lease_leave(struct verifier *v);
 
 /* notify.c: revocation notices to the agents of this verifier and to the
  * webhook. type is "revocation" or "comm_error". */

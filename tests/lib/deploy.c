@@ -52,14 +52,15 @@ int deploy_start_registrar(struct deploy *d)
 	return daemon_wait_http(&c, url, 10000);
 }
 
-int deploy_start_verifier(struct deploy *d, const char *const *extra)
+int deploy_verifier(struct deploy *d, const char *name, int port,
+		    const char *const *extra, pid_t *pid)
 {
 	char p[16], log[128], state[96];
 	char *argv[32];
 	int n = 0;
-	snprintf(p, sizeof p, "%d", d->ver_port);
-	snprintf(log, sizeof log, "%s/verifier.log", d->dir);
-	snprintf(state, sizeof state, "%s/verifier", d->dir);
+	snprintf(p, sizeof p, "%d", port);
+	snprintf(log, sizeof log, "%s/%s.log", d->dir, name);
+	snprintf(state, sizeof state, "%s/%s", d->dir, name);
 	argv[n++] = (char *)daemon_program("verifier/assay-verifier");
 	argv[n++] = "--port";
 	argv[n++] = p;
@@ -76,12 +77,17 @@ int deploy_start_verifier(struct deploy *d, const char *const *extra)
 		argv[n++] = "nobody";
 	}
 	argv[n] = NULL;
-	d->ver = daemon_start(argv, log);
+	*pid = daemon_start(argv, log);
 	char url[128];
 	struct http_tls t = { d->cert, d->key, d->ca };
 	struct http_client_config c = { &t, 0, 1000, 1 << 16, NULL };
-	snprintf(url, sizeof url, "https://127.0.0.1:%d/version", d->ver_port);
+	snprintf(url, sizeof url, "https://127.0.0.1:%d/version", port);
 	return daemon_wait_http(&c, url, 10000);
+}
+
+int deploy_start_verifier(struct deploy *d, const char *const *extra)
+{
+	return deploy_verifier(d, "verifier", d->ver_port, extra, &d->ver);
 }
 
 int deploy_fetch(struct deploy *d, int port, int tls, const char *method,

@@ -32,6 +32,9 @@ int deploy_init(struct deploy *d);
 int deploy_start_registrar(struct deploy *d);
 /* extra: more verifier flags, NULL-terminated (may be NULL). */
 int deploy_start_verifier(struct deploy *d, const char *const *extra);
+/* Another verifier: state in DIR/name, log in DIR/name.log. */
+int deploy_verifier(struct deploy *d, const char *name, int port,
+		    const char *const *extra, pid_t *pid);
 /* HTTPS with the shared client certificate, to the registrar admin port or
  * the verifier; tls 0 means plain HTTP. Returns the status or -1. */
 int deploy_fetch(struct deploy *d, int port, int tls, const char *method,

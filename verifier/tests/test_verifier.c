@@ -487,6 +487,7 @@ static void test_policies(void)
 	CHECK(strstr((char *)out.data, "\"base\"") != NULL);
 	CHECK_INT(verifier("POST", "/v2.5/allowlists/bad", "{\"runtime_policy\": \"!!\"}", &out), 400);
 	CHECK_INT(verifier("POST", "/v2.5/allowlists/bad", "{\"runtime_policy\": \"WzFd\"}", &out), 400);
+	CHECK_INT(verifier("POST", "/v2.5/allowlists/bad", "{\"runtime_policy\": \"\"}", &out), 400);
 	CHECK_INT(verifier("DELETE", "/v2.5/allowlists/base", NULL, &out), 204);
 	CHECK_INT(verifier("GET", "/v2.5/allowlists/base", NULL, &out), 404);
 	CHECK_INT(verifier("POST", "/v2.5/mbpolicies/mb", "{\"mb_policy\": \"{}\"}", &out), 201);
