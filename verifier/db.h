@@ -115,6 +115,13 @@ struct verifier_db *verifier_db_sqlite_open(const char *path, char *err, size_t 
 struct verifier_db *verifier_db_pg_open(const char *url, const char *verifier_id,
 					char *err, size_t errlen);
 
+/* The columns of an agent row, as both backends select them. */
+#define VERIFIER_DB_ROW_COLUMNS \
+	"agent_id, enrolment, state, attestation_count, last_received_quote," \
+	" last_successful_attestation, hash_alg, enc_alg, sign_alg, nk_pem," \
+	" tpm_clock, tpm_reset, tpm_restart, severity, last_event_id, reason," \
+	" ima_next_entry, ima_boottime, ima_lag, ima_bank, ima_pcr10"
+
 /* The attestation state of an agent as text parameters, in the order of
  * VERIFIER_DB_STATE_COLUMNS (NULL for SQL NULL); both backends bind these. */
 #define VERIFIER_DB_STATE_COLUMNS 19

@@ -155,11 +155,11 @@ static int delete_agent(struct verifier_db *db, const char *id)
 	return n < 0 ? -1 : n == 0 ? 1 : 0;
 }
 
-#define ROW_COLUMNS \
-	"agent_id, enrolment, state, attestation_count, last_received_quote," \
-	" last_successful_attestation, hash_alg, enc_alg, sign_alg, nk_pem," \
-	" tpm_clock, tpm_reset, tpm_restart, severity, last_event_id, reason," \
-	" ima_next_entry, ima_boottime, ima_lag, ima_bank, ima_pcr10, owner"
+#define ROW_COLUMNS VERIFIER_DB_ROW_COLUMNS ", owner"
+/* Rows to show: with the address of the verifier that attests the agent. */
+#define SHOWN "SELECT " ROW_COLUMNS ", verifiers.ip AS verifier_ip," \
+	" verifiers.port AS verifier_port FROM agents LEFT JOIN verifiers" \
+	" ON verifiers.verifier_id = agents.owner"
 
 /* Integer columns become JSON integers, NULLs are left out: the rows look
  * the same as SQLite's. */
@@ -193,10 +193,8 @@ static int each_agent(struct verifier_db *db, const char *owner, verifier_db_row
 {
 	const char *params[] = { owner };
 	int r = rows(owner
-		? pg_exec(C(db), "SELECT " ROW_COLUMNS " FROM agents WHERE owner = $1"
-			  " ORDER BY agent_id", 1, params)
-		: pg_exec(C(db), "SELECT " ROW_COLUMNS " FROM agents ORDER BY agent_id",
-			  0, NULL), fn, arg);
+		? pg_exec(C(db), SHOWN " WHERE owner = $1 ORDER BY agent_id", 1, params)
+		: pg_exec(C(db), SHOWN " ORDER BY agent_id", 0, NULL), fn, arg);
 	return r == 1 ? 0 : r;
 }
 
@@ -204,8 +202,7 @@ static int get_agent(struct verifier_db *db, const char *id, verifier_db_row_fn 
 		     void *arg)
 {
 	const char *params[] = { id };
-	return rows(pg_exec(C(db), "SELECT " ROW_COLUMNS " FROM agents WHERE agent_id = $1",
-			    1, params), fn, arg);
+	return rows(pg_exec(C(db), SHOWN " WHERE agent_id = $1", 1, params), fn, arg);
 }
 
 static int policy_get(struct verifier_db *db, const char *table, const char *name,

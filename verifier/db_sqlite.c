@@ -126,11 +126,7 @@ static int delete_agent(struct verifier_db *db, const char *id)
 	return sqlite3_changes(store_db(S(db))) ? 0 : 1;
 }
 
-#define ROW_COLUMNS \
-	"agent_id, enrolment, state, attestation_count, last_received_quote," \
-	" last_successful_attestation, hash_alg, enc_alg, sign_alg, nk_pem," \
-	" tpm_clock, tpm_reset, tpm_restart, severity, last_event_id, reason," \
-	" ima_next_entry, ima_boottime, ima_lag, ima_bank, ima_pcr10"
+#define ROW_COLUMNS VERIFIER_DB_ROW_COLUMNS
 
 /* Steps st and hands each row to fn as JSON. Returns 1 when there was no
  * row, else fn's last result or -1. */

@@ -194,6 +194,12 @@ int main(void)
 	f = wait_split(port_b, nodes, NODES, NODES / 2, NULL, 30);
 	CHECK_INT(owned_by(f, nodes, NODES, "va"), NODES / 2);
 	CHECK_INT(owned_by(f, nodes, NODES, "vb"), NODES / 2);
+	for (int i = 0; i < NODES; i++) {
+		json_t *one = json_object_get(f, nodes[i].uuid);
+		int by_a = owner(f, nodes[i].uuid) && !strcmp(owner(f, nodes[i].uuid), "va");
+		CHECK_INT(json_integer_value(json_object_get(one, "verifier_port")),
+			  by_a ? port_a : port_b);
+	}
 	/* Both see the whole fleet; each lists its own with ?verifier=. */
 	json_t *fa = fleet(port_a);
 	CHECK_INT(json_object_size(fa), NODES);
