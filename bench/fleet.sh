@@ -3,6 +3,7 @@
 # quote latency (p50, p99, from the verifier's histogram), CPU of verifier
 # and simulator, verifier memory per agent.
 #   bench/fleet.sh BUILD_DIR N QUOTE_INTERVAL_MS [SECONDS]
+# FLEET_DATABASE_URL=postgresql://... runs the verifier on PostgreSQL.
 # Prints "name value" lines (fleet_<N>_*).
 set -eu
 build=$1 n=$2 interval=$3 secs=${4:-20}
@@ -16,6 +17,7 @@ u=""; [ "$(id -u)" -eq 0 ] && u="--user=nobody"
 verifier() {
 	"$build/verifier/assay-verifier" --port "$vp" --state-dir "$work/v" --tls-dir "$work/tls" \
 		--enable-agent-mtls=false --quote-interval-ms "$1" --log-level warn $u \
+		${FLEET_DATABASE_URL:+--database-url "$FLEET_DATABASE_URL"} \
 		2>>"$work/verifier.log" &
 	vpid=$!; pids="$pids $vpid"
 }
