@@ -24,6 +24,7 @@ struct tpm {
 	ESYS_CONTEXT *ctx;
 	TSS2_TCTI_CONTEXT *tcti;
 	char err[512];
+	TSS2_RC rc;		/* of the last failed TSS call, or 0 */
 };
 
 /* TCG EK Credential Profile 2.x, NV indices of the default EK certificates. */
@@ -57,6 +58,7 @@ static void tpm_seterr(struct tpm *t, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(t->err, sizeof(t->err), fmt, ap);
 	va_end(ap);
+	t->rc = 0;
 }
 
 /* Records a failed TSS call and returns -1. */
@@ -64,12 +66,18 @@ static int tpm_fail(struct tpm *t, const char *what, TSS2_RC rc)
 {
 	tpm_seterr(t, "%s: %s (0x%08x)", what, Tss2_RC_Decode(rc),
 		   (unsigned)rc);
+	t->rc = rc;
 	return -1;
 }
 
 const char *tpm_error(const struct tpm *t)
 {
 	return t ? t->err : "no TPM context";
+}
+
+TSS2_RC tpm_last_rc(const struct tpm *t)
+{
+	return t ? t->rc : 0;
 }
 
 /* ---- algorithm names ---- */
@@ -208,6 +216,11 @@ void tpm_close(struct tpm *t)
 	if (t->tcti)
 		Tss2_TctiLdr_Finalize(&t->tcti);
 	free(t);
+}
+
+ESYS_CONTEXT *tpm_esys(struct tpm *t)
+{
+	return t ? t->ctx : NULL;
 }
 
 /* ---- marshaling helpers ---- */
@@ -654,19 +667,41 @@ int tpm_ak_load(struct tpm *t, ESYS_TR ek, const uint8_t *pub, size_t pub_len,
 
 #define TPM_CRED_MAGIC 0xBADCC0DEu
 
+int tpm_activate_credential_parts(struct tpm *t, ESYS_TR key, ESYS_TR ek,
+				  const TPM2B_ID_OBJECT *cred,
+				  const TPM2B_ENCRYPTED_SECRET *enc,
+				  struct buf *secret)
+{
+	TPM2B_DIGEST *cert = NULL;
+	ESYS_TR session;
+	TSS2_RC rc;
+	int ret;
+
+	buf_reset(secret);
+	if (tpm_ek_session(t, &session) < 0)
+		return -1;
+	/* activateHandle (the key) takes its password, keyHandle (the EK)
+	 * the EK policy. */
+	rc = Esys_ActivateCredential(t->ctx, key, ek, ESYS_TR_PASSWORD,
+				     session, ESYS_TR_NONE, cred, enc, &cert);
+	tpm_session_end(t, session);
+	if (rc)
+		return tpm_fail(t, "ActivateCredential", rc);
+	ret = tpm_put(t, secret, cert->buffer, cert->size);
+	secure_wipe(cert, sizeof(*cert));
+	Esys_Free(cert);
+	return ret;
+}
+
 int tpm_activate_credential(struct tpm *t, ESYS_TR ak, ESYS_TR ek,
 			    const uint8_t *blob, size_t len,
 			    struct buf *secret)
 {
 	TPM2B_ID_OBJECT cred = { 0 };
 	TPM2B_ENCRYPTED_SECRET enc = { 0 };
-	TPM2B_DIGEST *cert = NULL;
 	struct cursor c = cursor_init(blob, len);
 	uint32_t magic, version;
-	ESYS_TR session;
 	size_t off;
-	TSS2_RC rc;
-	int ret;
 
 	buf_reset(secret);
 	magic = cursor_be32(&c);
@@ -698,20 +733,7 @@ int tpm_activate_credential(struct tpm *t, ESYS_TR ak, ESYS_TR ek,
 			   len - off);
 		return -1;
 	}
-	if (tpm_ek_session(t, &session) < 0)
-		return -1;
-	/* activateHandle (the AK) takes its password, keyHandle (the EK)
-	 * the EK policy. */
-	rc = Esys_ActivateCredential(t->ctx, ak, ek, ESYS_TR_PASSWORD,
-				     session, ESYS_TR_NONE, &cred, &enc,
-				     &cert);
-	tpm_session_end(t, session);
-	if (rc)
-		return tpm_fail(t, "ActivateCredential", rc);
-	ret = tpm_put(t, secret, cert->buffer, cert->size);
-	secure_wipe(cert, sizeof(*cert));
-	Esys_Free(cert);
-	return ret;
+	return tpm_activate_credential_parts(t, ak, ek, &cred, &enc, secret);
 }
 
 /* ---- PCRs ---- */

@@ -39,8 +39,15 @@ struct tpm *tpm_open(const char *tcti, char *err, size_t errlen);
 /* Closes the context; transient objects loaded through it stay in the TPM
  * until flushed or the resource manager drops them. NULL is a no-op. */
 void tpm_close(struct tpm *t);
+/* The ESAPI context behind t, for callers that issue commands of their
+ * own (keyd's TPM provider); owned by t, valid until tpm_close. */
+ESYS_CONTEXT *tpm_esys(struct tpm *t);
 /* The reason for the last failure on t ("" if none). */
 const char *tpm_error(const struct tpm *t);
+/* The TSS response code behind the last failure on t, 0 when that failure
+ * was not a failed TSS call (a bad argument, a malformed answer). Lets a
+ * caller map TPM errors to its own statuses. */
+TSS2_RC tpm_last_rc(const struct tpm *t);
 
 /* Keylime's algorithm names <-> TPM_ALG_ID: hash sha1, sha256, sha384,
  * sha512, sm3_256; encryption rsa, ecc; signing rsassa, rsapss, ecdsa,
@@ -80,6 +87,15 @@ int tpm_ak_load(struct tpm *t, ESYS_TR ek, const uint8_t *pub, size_t pub_len,
 int tpm_activate_credential(struct tpm *t, ESYS_TR ak, ESYS_TR ek,
 			    const uint8_t *blob, size_t len,
 			    struct buf *secret);
+
+/* TPM2_ActivateCredential on the two parts as TPM2_MakeCredential made
+ * them (Parsec's AttestKey carries them separately): key is the object the
+ * credential names (its password, usually empty, authorises it), ek the
+ * default endorsement key (satisfied with the EK policy). */
+int tpm_activate_credential_parts(struct tpm *t, ESYS_TR key, ESYS_TR ek,
+				  const TPM2B_ID_OBJECT *cred,
+				  const TPM2B_ENCRYPTED_SECRET *enc,
+				  struct buf *secret);
 
 /* Quotes the PCRs in pcr_mask (bit n = PCR n, n < TPM_PCR_COUNT, mask not
  * empty) of the bank `bank` with the AK's own scheme, nonce as
