@@ -8,6 +8,7 @@
  *   assay policy list [--kind ...]
  *   assay policy create-runtime (--ima-log F | --dir D [--exclude RE]) [--output F]
  *   assay policy create-mb --uefi-log F [--without-secureboot] [--output F]
+ *   assay key COMMAND ...                  (the key service: see cli/key.c)
  *
  * Exit status: 0 done, 1 the operation failed, 2 bad usage. */
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/key.h"
 #include "cli/policy_create.h"
 #include "cli/tenant.h"
 #include "util/encode.h"
@@ -81,7 +83,9 @@ static void usage(void)
 	      "  reactivate   attest a failed or stopped agent again\n"
 	      "  stop         stop attesting an agent, keeping it\n"
 	      "  policy       add, show, list or delete policies; create-runtime from an\n"
-	      "               IMA log or a directory, create-mb from a UEFI event log\n\n"
+	      "               IMA log or a directory, create-mb from a UEFI event log\n"
+	      "  key          the key service (assay-keyd, Parsec): keys, signatures,\n"
+	      "               certificate requests (parsec-tool's commands)\n\n"
 	      "'assay COMMAND --help' describes each command's options.\n", stderr);
 }
 
@@ -286,6 +290,8 @@ int main(int argc, char **argv)
 	}
 	const char *cmd = argv[1];
 	const char *verb = NULL;
+	if (strcmp(cmd, "key") == 0)
+		return key_main(argc - 1, argv + 1);
 	int shift = 1;
 	const struct config_option *opts = uuid_options;
 	if (strcmp(cmd, "add") == 0) {

@@ -16,13 +16,20 @@
  * size. Nothing exists outside the reference, so an interrupted create
  * leaves nothing behind (plan is NULL) and destroy has nothing to do.
  *
+ * Opening a reference (decrypting it, rebuilding the OpenSSL key) costs
+ * more than most operations, so opened keys are kept in a small cache,
+ * found by the reference's tag (random per sealing) and matched on the
+ * whole reference, behind a read-write lock; entries are dropped on destroy, when evicted and at
+ * close (wiped). Keys thus stay in memory as the master key does.
+ *
  * The master key lives in memory from open to close (then wiped) and is
- * only read after open, so operations need no lock; OpenSSL is thread
+ * only read after open; OpenSSL is thread
  * safe. Decrypted key material is wiped as soon as each operation ends. */
 #include "keyd/provider.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +57,23 @@
 #define SW_SYM_MAX 1024		/* HMAC, raw data, derive: 8192 bits */
 #define SW_RANDOM_MAX ((size_t)1 << 20)
 
+#define SW_CACHE 256		/* opened keys kept */
+#define SW_ID_LEN (SW_NONCE_LEN + SW_TAG_LEN)
+
+struct sw_cached {
+	uint8_t id[SW_ID_LEN];	/* the reference's nonce and tag */
+	struct buf ref;		/* the whole reference, compared on lookup */
+	int used;
+	struct psa_attrs a;	/* the attributes it was opened with */
+	struct psa_attrs ka;	/* ... and those it turned out to have */
+	EVP_PKEY *k;		/* asymmetric keys */
+	struct buf secret;	/* the key material */
+};
+
 struct sw_state {
 	uint8_t master[SW_MASTER_LEN];
+	pthread_rwlock_t lock;	/* the cache */
+	struct sw_cached cache[SW_CACHE];
 };
 
 /* ---- the master key ---- */
@@ -173,8 +195,17 @@ static int sw_open(struct provider *p, const struct config *cfg, char *err, size
 		free(s);
 		return -1;
 	}
+	pthread_rwlock_init(&s->lock, NULL);
 	p->state = s;
 	return 0;
+}
+
+static void cache_clear(struct sw_cached *c)
+{
+	EVP_PKEY_free(c->k);
+	buf_free(&c->secret);
+	buf_free(&c->ref);
+	memset(c, 0, sizeof *c);
 }
 
 static void sw_close(struct provider *p)
@@ -182,6 +213,9 @@ static void sw_close(struct provider *p)
 	struct sw_state *s = p->state;
 
 	if (s) {
+		for (int i = 0; i < SW_CACHE; i++)
+			cache_clear(&s->cache[i]);
+		pthread_rwlock_destroy(&s->lock);
 		secure_wipe(s, sizeof *s);
 		free(s);
 	}
@@ -340,6 +374,89 @@ static int pkey_type(enum psa_key_type t)
 	       t == PSA_KEY_ECC_PUBLIC;
 }
 
+/* ---- the cache of opened keys ---- */
+
+static int ref_id(const struct buf *ref, uint8_t id[SW_ID_LEN])
+{
+	if (!ref || ref->len < 1 + SW_NONCE_LEN + 1 + SW_TAG_LEN)
+		return -1;
+	memcpy(id, ref->data + 1, SW_NONCE_LEN);
+	memcpy(id + SW_NONCE_LEN, ref->data + ref->len - SW_TAG_LEN, SW_TAG_LEN);
+	return 0;
+}
+
+static unsigned slot_of(const uint8_t id[SW_ID_LEN])
+{
+	/* The tag is uniformly random: its first bytes index well. */
+	return ((unsigned)id[SW_NONCE_LEN] | (unsigned)id[SW_NONCE_LEN + 1] << 8) % SW_CACHE;
+}
+
+static int same_attrs(const struct psa_attrs *x, const struct psa_attrs *y)
+{
+	return x->type == y->type && x->family == y->family && x->bits == y->bits;
+}
+
+/* A cached key for ref opened as a: copies handed out. 0 hit, -1 miss. */
+static int cache_get(struct sw_state *s, const struct psa_attrs *a, const struct buf *ref,
+		     struct psa_attrs *ka, EVP_PKEY **k, struct buf *secret)
+{
+	uint8_t id[SW_ID_LEN];
+	int hit = -1;
+	if (ref_id(ref, id) < 0)
+		return -1;
+	pthread_rwlock_rdlock(&s->lock);
+	const struct sw_cached *c = &s->cache[slot_of(id)];
+	if (c->used && memcmp(c->id, id, SW_ID_LEN) == 0 && same_attrs(&c->a, a) &&
+	    c->ref.len == ref->len && memcmp(c->ref.data, ref->data, ref->len) == 0) {
+		*ka = *a;
+		ka->bits = c->ka.bits;
+		if (k && c->k && EVP_PKEY_up_ref(c->k))
+			*k = c->k;
+		buf_reset(secret);
+		if ((!k || *k) && buf_append(secret, c->secret.data, c->secret.len) == 0)
+			hit = 0;
+	}
+	pthread_rwlock_unlock(&s->lock);
+	if (hit < 0 && k && *k) {
+		EVP_PKEY_free(*k);
+		*k = NULL;
+	}
+	return hit;
+}
+
+static void cache_put(struct sw_state *s, const struct psa_attrs *a, const struct buf *ref,
+		      const struct psa_attrs *ka, EVP_PKEY *k, const struct buf *secret)
+{
+	uint8_t id[SW_ID_LEN];
+	if (ref_id(ref, id) < 0)
+		return;
+	pthread_rwlock_wrlock(&s->lock);
+	struct sw_cached *c = &s->cache[slot_of(id)];
+	cache_clear(c);
+	memcpy(c->id, id, SW_ID_LEN);
+	c->a = *a;
+	c->ka = *ka;
+	if (k && EVP_PKEY_up_ref(k))
+		c->k = k;
+	c->used = buf_append(&c->secret, secret->data, secret->len) == 0 &&
+		  buf_append(&c->ref, ref->data, ref->len) == 0 && (!k || c->k);
+	if (!c->used)
+		cache_clear(c);
+	pthread_rwlock_unlock(&s->lock);
+}
+
+static void cache_drop(struct sw_state *s, const struct buf *ref)
+{
+	uint8_t id[SW_ID_LEN];
+	if (!s || ref_id(ref, id) < 0)
+		return;
+	pthread_rwlock_wrlock(&s->lock);
+	struct sw_cached *c = &s->cache[slot_of(id)];
+	if (c->used && memcmp(c->id, id, SW_ID_LEN) == 0)
+		cache_clear(c);
+	pthread_rwlock_unlock(&s->lock);
+}
+
 /* Opens a key: ka gets a's attributes with the key's real size; an
  * asymmetric key comes as *k (when k is given), a symmetric one as its
  * bytes in secret. The caller frees both (buf_free wipes). */
@@ -353,6 +470,9 @@ static int sw_key(struct provider *p, const struct psa_attrs *a, const struct bu
 	*ka = *a;
 	if (!pkey_type(a->type) && !sym_type(a->type))
 		return PSA_ERR_NOT_SUPPORTED;
+	if (p->state && cache_get(p->state, a, ref, ka, pkey_type(a->type) ? k : NULL,
+				  secret) == 0)
+		return PSA_OK;
 	st = ref_open(p->state, a, ref, secret);
 	if (st != PSA_OK)
 		return st;
@@ -363,6 +483,7 @@ static int sw_key(struct provider *p, const struct psa_attrs *a, const struct bu
 		 * a size other than the attributes' fails here. */
 		if (pkey_load(ka, secret->data, secret->len, &key) != PSA_OK)
 			return PSA_ERR_DATA_CORRUPT;
+		cache_put(p->state, a, ref, ka, key, secret);
 		if (k)
 			*k = key;
 		else
@@ -372,6 +493,7 @@ static int sw_key(struct provider *p, const struct psa_attrs *a, const struct bu
 	if (!sym_size_ok(a->type, secret->len) || (a->bits && a->bits != 8 * secret->len))
 		return PSA_ERR_DATA_CORRUPT;
 	ka->bits = (uint32_t)(8 * secret->len);
+	cache_put(p->state, a, ref, ka, NULL, secret);
 	return PSA_OK;
 }
 
@@ -476,7 +598,9 @@ static int sw_import(struct provider *p, const struct psa_attrs *a, const uint8_
 
 static int sw_destroy(struct provider *p, const struct psa_attrs *a, const struct buf *ref)
 {
-	/* The key is its reference: once keyd forgets that, it is gone. */
+	/* The key is its reference: once keyd forgets that, it is gone
+	 * (and from the cache now). */
+	cache_drop(p->state, ref);
 	return PSA_OK;
 }
 

@@ -25,19 +25,30 @@ static long long now_ms(void)
 	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-/* Reads exactly n bytes before the deadline. 0, or -1 (closed, error,
- * timeout). */
-static int read_full(int fd, uint8_t *p, size_t n, long long deadline)
+/* Reads what is there, between 1 and n bytes, before the deadline: the
+ * read is tried first (a client sends its request as it connects, so it
+ * is usually waiting), poll() only when nothing is. Returns the count, or
+ * -1 (closed, error, timeout). */
+static ssize_t read_some(int fd, uint8_t *p, size_t n, long long deadline)
 {
-	while (n) {
+	for (;;) {
+		ssize_t r = read(fd, p, n);
+		if (r > 0)
+			return r;
+		if (r == 0 || (errno != EAGAIN && errno != EINTR))
+			return -1;
 		long long left = deadline - now_ms();
 		struct pollfd pfd = { fd, POLLIN, 0 };
 		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
 			return -1;
-		ssize_t r = read(fd, p, n);
-		if (r < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (r <= 0)
+	}
+}
+
+static int read_full(int fd, uint8_t *p, size_t n, long long deadline)
+{
+	while (n) {
+		ssize_t r = read_some(fd, p, n, deadline);
+		if (r < 0)
 			return -1;
 		p += r;
 		n -= (size_t)r;
@@ -48,17 +59,18 @@ static int read_full(int fd, uint8_t *p, size_t n, long long deadline)
 static void write_full(int fd, const uint8_t *p, size_t n, long long deadline)
 {
 	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w == 0 || (errno != EAGAIN && errno != EINTR))
+			return;
 		long long left = deadline - now_ms();
 		struct pollfd pfd = { fd, POLLOUT, 0 };
 		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
 			return;
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (w <= 0)
-			return;
-		p += w;
-		n -= (size_t)w;
 	}
 }
 
@@ -75,22 +87,30 @@ void server_serve(struct keyd *k, int fd, int timeout_ms)
 		peer.uid = cred.uid;
 		peer.pid = cred.pid;
 	}
-	uint8_t hdr[PARSEC_HEADER_SIZE];
-	if (read_full(fd, hdr, sizeof hdr, deadline) < 0)
-		goto out;	/* nothing to answer: the client went away */
-	int st = parsec_header_read(hdr, &h);
+	/* One read usually brings the whole request. */
+	uint8_t first[4096];
+	size_t have = 0;
+	while (have < PARSEC_HEADER_SIZE) {
+		ssize_t r = read_some(fd, first + have, sizeof first - have, deadline);
+		if (r < 0)
+			goto out;	/* nothing to answer: the client went away */
+		have += (size_t)r;
+	}
+	int st = parsec_header_read(first, &h);
 	if (st == PARSEC_SUCCESS && h.body_len > k->max_body)
 		st = PARSEC_BODY_SIZE_EXCEEDS_LIMIT;
 	if (st != PARSEC_SUCCESS) {
 		/* Refused before the body is read: an oversized or garbled
-		 * request costs us 36 bytes. */
+		 * request costs us one read. */
 		keyd_error_response(st, &resp);
 		write_full(fd, resp.data, resp.len, deadline);
 		goto out;
 	}
-	size_t rest = (size_t)h.body_len + h.auth_len;
-	buf_append(&req, hdr, sizeof hdr);
-	if (rest) {
+	size_t total = PARSEC_HEADER_SIZE + (size_t)h.body_len + h.auth_len;
+	if (buf_append(&req, first, have) < 0)
+		goto out;
+	if (total > have) {
+		size_t rest = total - have;
 		if (buf_reserve(&req, rest) < 0 ||
 		    read_full(fd, req.data + req.len, rest, deadline) < 0) {
 			keyd_error_response(PARSEC_CONNECTION_ERROR, &resp);
@@ -107,65 +127,47 @@ out:
 	close(fd);
 }
 
-/* ---- the pool ---- */
+/* ---- the workers ----
+ *
+ * Every worker blocks in accept() on the listening socket itself: the
+ * kernel hands each connection to one idle worker, with no queue and no
+ * hand-off between threads (a hand-off cost a context switch per
+ * request). Connections beyond the workers wait in the listen backlog. */
 
 struct pool {
 	struct keyd *k;
-	int timeout_ms;
-	pthread_mutex_t lock;
-	pthread_cond_t ready, room;
-	int *queue;
-	size_t cap, head, len;
-	int stopping;
+	int listen_fd, timeout_ms;
+	int stopping;		/* set once, read by every worker */
 };
 
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
-	for (;;) {
-		pthread_mutex_lock(&p->lock);
-		while (!p->len && !p->stopping)
-			pthread_cond_wait(&p->ready, &p->lock);
-		if (!p->len) {
-			pthread_mutex_unlock(&p->lock);
-			return NULL;
+	while (!__atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE)) {
+		int fd = accept4(p->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd >= 0) {
+			server_serve(p->k, fd, p->timeout_ms);
+			continue;
 		}
-		int fd = p->queue[p->head];
-		p->head = (p->head + 1) % p->cap;
-		p->len--;
-		pthread_cond_signal(&p->room);
-		pthread_mutex_unlock(&p->lock);
-		server_serve(p->k, fd, p->timeout_ms);
+		if (__atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE))
+			break;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM) {
+			log_warn("accept: %s", strerror(errno));
+			usleep(10000);	/* let other connections finish */
+		}
 	}
-}
-
-static void enqueue(struct pool *p, int fd)
-{
-	pthread_mutex_lock(&p->lock);
-	while (p->len == p->cap)
-		pthread_cond_wait(&p->room, &p->lock);
-	p->queue[(p->head + p->len) % p->cap] = fd;
-	p->len++;
-	pthread_cond_signal(&p->ready);
-	pthread_mutex_unlock(&p->lock);
+	return NULL;
 }
 
 int server_run(struct keyd *k, const struct server_config *c,
 	       int (*on_wake)(char what, void *arg), void *arg)
 {
-	struct pool p = { .k = k, .timeout_ms = c->timeout_ms };
+	struct pool p = { k, c->listen_fd, c->timeout_ms, 0 };
 	pthread_t *threads = calloc((size_t)c->threads, sizeof *threads);
-	p.cap = (size_t)c->threads * 16;
-	p.queue = calloc(p.cap, sizeof *p.queue);
-	if (!threads || !p.queue) {
-		free(threads);
-		free(p.queue);
+	if (!threads) {
 		log_error("out of memory");
 		return -1;
 	}
-	pthread_mutex_init(&p.lock, NULL);
-	pthread_cond_init(&p.ready, NULL);
-	pthread_cond_init(&p.room, NULL);
 	int started = 0;
 	for (; started < c->threads; started++)
 		if (pthread_create(&threads[started], NULL, worker, &p) != 0)
@@ -173,41 +175,28 @@ int server_run(struct keyd *k, const struct server_config *c,
 	if (!started) {
 		log_error("cannot start worker threads");
 		free(threads);
-		free(p.queue);
 		return -1;
 	}
 	for (;;) {
-		struct pollfd fds[2] = { { c->listen_fd, POLLIN, 0 }, { c->wake_fd, POLLIN, 0 } };
-		if (poll(fds, 2, -1) < 0) {
+		struct pollfd pfd = { c->wake_fd, POLLIN, 0 };
+		if (poll(&pfd, 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("poll: %s", strerror(errno));
 			break;
 		}
-		if (fds[1].revents) {
-			char what = 0;
-			if (read(c->wake_fd, &what, 1) == 1 && on_wake(what, arg))
-				break;
-		}
-		if (fds[0].revents & POLLIN) {
-			int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-			if (fd >= 0)
-				enqueue(&p, fd);
-			else if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
-				log_warn("accept: %s", strerror(errno));
-		}
+		char what = 0;
+		if (read(c->wake_fd, &what, 1) == 1 && on_wake(what, arg))
+			break;
 	}
-	pthread_mutex_lock(&p.lock);
-	p.stopping = 1;
-	pthread_cond_broadcast(&p.ready);
-	pthread_mutex_unlock(&p.lock);
+	/* Wakes the workers blocked in accept(): on Linux, shutting a
+	 * listening socket down makes accept() fail at once. Requests being
+	 * served are finished first. */
+	__atomic_store_n(&p.stopping, 1, __ATOMIC_RELEASE);
+	shutdown(c->listen_fd, SHUT_RDWR);
 	for (int i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
-	pthread_mutex_destroy(&p.lock);
-	pthread_cond_destroy(&p.ready);
-	pthread_cond_destroy(&p.room);
 	free(threads);
-	free(p.queue);
 	return 0;
 }
 

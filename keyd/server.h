@@ -1,11 +1,10 @@
 /* The socket side of assay-keyd: a Unix stream socket, one request per
  * connection, a bounded pool of worker threads.
  *
- * The main thread accepts and queues connections (waiting while the queue
- * is full: back-pressure instead of unbounded memory); a worker reads the
- * header, refuses an oversized body before reading it, reads the rest
- * within the connection's time limit, asks keyd_handle, writes the
- * response and closes. */
+ * Each worker accepts a connection itself, reads the header, refuses an
+ * oversized body before reading it, reads the rest within the
+ * connection's time limit, asks keyd_handle, writes the response and
+ * closes. The main thread only waits for signals. */
 #ifndef ASSAY_KEYD_SERVER_H
 #define ASSAY_KEYD_SERVER_H
 

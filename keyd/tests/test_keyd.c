@@ -85,7 +85,7 @@ static int sign(const char *app, const char *name, enum psa_hash hash)
 {
 	struct psa_alg alg = { .kind = PSA_ALG_SIGN, .variant = PSA_SIGN_ECDSA, .hash = hash };
 	struct psa_alg_pb pb;
-	uint8_t digest[32] = { 1, 2, 3 };
+	uint8_t digest[64] = { 1, 2, 3 };
 	psa_alg_to_pb(&alg, &pb);
 	PsaSignHash__Operation op = PSA_SIGN_HASH__OPERATION__INIT;
 	op.key_name = (char *)name;
