@@ -81,7 +81,8 @@ int main(void)
 	snprintf(args, sizeof args, "add --uuid cli-agent --include %s --verify", payload);
 	CHECK_INT(assay(args), 0);
 	CHECK(output_has("derived the bootstrap key"));
-	CHECK_INT(access(marker, F_OK), 0);
+	/* The autorun runs once the payload is unpacked, just after. */
+	CHECK_INT(deploy_wait_file(marker, 10), 0);
 	CHECK_INT(assay(args), 1);
 	CHECK(output_has("already exists"));
 

@@ -225,3 +225,14 @@ int deploy_payload(X509 *revocation_cert, struct buf *zip)
 	buf_free(&pem);
 	return r ? -1 : 0;
 }
+
+int deploy_wait_file(const char *path, int seconds)
+{
+	for (int i = 0; i < seconds * 10; i++) {
+		if (access(path, F_OK) == 0)
+			return 0;
+		struct timespec ts = { 0, 100 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	return -1;
+}

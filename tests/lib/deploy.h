@@ -53,6 +53,8 @@ json_t *deploy_results(const struct buf *reply);
  * payload directory, the revocation certificate, and an action (listed in
  * action_list) that copies each verified notice to STATE_DIR/revoked. */
 int deploy_payload(X509 *revocation_cert, struct buf *zip);
+/* Waits until path exists: 0, or -1 after seconds. */
+int deploy_wait_file(const char *path, int seconds);
 /* Stops everything; removes the directory unless keep (then prints logs). */
 void deploy_finish(struct deploy *d, struct node *nodes, int n, int keep);
 

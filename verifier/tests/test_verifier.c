@@ -165,17 +165,6 @@ static json_t *wait_state(struct node *n, int state, long long count, int second
 	return r;
 }
 
-static int wait_file(const char *path, int seconds)
-{
-	for (int i = 0; i < seconds * 10; i++) {
-		if (access(path, F_OK) == 0)
-			return 0;
-		struct timespec ts = { 0, 100 * 1000000L };
-		nanosleep(&ts, NULL);
-	}
-	return -1;
-}
-
 /* The ids the verifier knows, as "a,b,". */
 static char *agent_ids(struct buf *out)
 {
@@ -604,7 +593,7 @@ static void test_stale_nonce(struct node *witness)
 	if (why)
 		printf("  (stale nonce: %s)\n", why);
 	json_decref(st);
-	CHECK_INT(wait_file(revoked, 10), 0);
+	CHECK_INT(deploy_wait_file(revoked, 10), 0);
 	struct buf rec = BUF_INIT;
 	file_read(revoked, 65536, &rec);
 	CHECK(rec.data && strstr((char *)rec.data, "\"agent_id\": \"replayer\"") != NULL);
@@ -677,7 +666,7 @@ int main(void)
 	CHECK_STR(json_string_value(json_object_get(st, "attestation_status")), "PASS");
 	CHECK_STR(json_string_value(json_object_get(st, "hash_alg")), "sha256");
 	json_decref(st);
-	CHECK_INT(wait_file(marker, 10), 0);
+	CHECK_INT(deploy_wait_file(marker, 10), 0);
 
 	test_bad_input(a, b);
 	test_policies();
@@ -715,7 +704,7 @@ int main(void)
 	CHECK_STR(json_string_value(json_object_get(st, "last_event_id")),
 		  "pcr_validation.invalid_pcr_23");
 	json_decref(st);
-	CHECK_INT(wait_file(revoked_a, 10), 0);
+	CHECK_INT(deploy_wait_file(revoked_a, 10), 0);
 	struct buf rec = BUF_INIT;
 	file_read(revoked_a, 65536, &rec);
 	CHECK(rec.data && strstr((char *)rec.data, "\"agent_id\": \"agent-b\"") != NULL);
