@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/file.h"
 #include "util/log.h"
 
 static long long now_ms(void)
@@ -129,52 +131,87 @@ out:
 
 /* ---- the workers ----
  *
- * Every worker blocks in accept() on the listening socket itself: the
- * kernel hands each connection to one idle worker, with no queue and no
+ * Every worker accepts on the listening socket itself: no queue and no
  * hand-off between threads (a hand-off cost a context switch per
- * request). Connections beyond the workers wait in the listen backlog. */
+ * request). Connections beyond the workers wait in the listen backlog.
+ * The socket is non-blocking and accept() is tried first; a worker waits
+ * (epoll) only when nothing is there, on the socket and on the stop
+ * pipe, which is how it learns to stop: the listening socket itself is
+ * never shut down, because under socket activation it is systemd's too
+ * (a shut-down socket refuses every later client, and systemd could not
+ * start the service again through it). */
 
 struct pool {
 	struct keyd *k;
-	int listen_fd, timeout_ms;
+	int listen_fd, stop_fd, timeout_ms;
 	int stopping;		/* set once, read by every worker */
 };
+
+/* A worker's own epoll set: the listening socket with EPOLLEXCLUSIVE, so
+ * that a connection wakes one waiting worker (as a blocking accept()
+ * would), not all of them; the stop pipe without, so that the stop wakes
+ * every one. -1 when it cannot be made: then poll(), which wakes all. */
+static int worker_epoll(const struct pool *p)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event l = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = p->listen_fd };
+	struct epoll_event s = { .events = EPOLLIN, .data.fd = p->stop_fd };
+	if (ep >= 0 && (epoll_ctl(ep, EPOLL_CTL_ADD, p->listen_fd, &l) < 0 ||
+			epoll_ctl(ep, EPOLL_CTL_ADD, p->stop_fd, &s) < 0)) {
+		close(ep);
+		ep = -1;
+	}
+	return ep;
+}
 
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
+	int ep = worker_epoll(p);
 	while (!__atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE)) {
 		int fd = accept4(p->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd >= 0) {
 			server_serve(p->k, fd, p->timeout_ms);
 			continue;
 		}
-		if (__atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE))
-			break;
-		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			struct epoll_event ev[2];
+			struct pollfd pfd[2] = { { p->listen_fd, POLLIN, 0 },
+						 { p->stop_fd, POLLIN, 0 } };
+			if (ep >= 0)
+				epoll_wait(ep, ev, 2, -1);
+			else
+				poll(pfd, 2, -1);
+		} else if (errno == EMFILE || errno == ENFILE || errno == ENOMEM) {
 			log_warn("accept: %s", strerror(errno));
 			usleep(10000);	/* let other connections finish */
 		}
 	}
+	if (ep >= 0)
+		close(ep);
 	return NULL;
 }
 
 int server_run(struct keyd *k, const struct server_config *c,
 	       int (*on_wake)(char what, void *arg), void *arg)
 {
-	struct pool p = { k, c->listen_fd, c->timeout_ms, 0 };
-	pthread_t *threads = calloc((size_t)c->threads, sizeof *threads);
-	if (!threads) {
-		log_error("out of memory");
+	int stop[2], fl = fcntl(c->listen_fd, F_GETFL);
+	if (fl < 0 || fcntl(c->listen_fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    pipe2(stop, O_CLOEXEC) < 0) {
+		log_error("listening socket: %s", strerror(errno));
 		return -1;
 	}
+	struct pool p = { k, c->listen_fd, stop[0], c->timeout_ms, 0 };
+	pthread_t *threads = calloc((size_t)c->threads, sizeof *threads);
 	int started = 0;
-	for (; started < c->threads; started++)
+	for (; threads && started < c->threads; started++)
 		if (pthread_create(&threads[started], NULL, worker, &p) != 0)
 			break;
 	if (!started) {
-		log_error("cannot start worker threads");
+		log_error(threads ? "cannot start worker threads" : "out of memory");
 		free(threads);
+		close(stop[0]);
+		close(stop[1]);
 		return -1;
 	}
 	for (;;) {
@@ -189,19 +226,24 @@ int server_run(struct keyd *k, const struct server_config *c,
 		if (read(c->wake_fd, &what, 1) == 1 && on_wake(what, arg))
 			break;
 	}
-	/* Wakes the workers blocked in accept(): on Linux, shutting a
-	 * listening socket down makes accept() fail at once. Requests being
-	 * served are finished first. */
+	/* Wakes the waiting workers: the stop pipe stays readable.
+	 * Requests being served are finished first. */
 	__atomic_store_n(&p.stopping, 1, __ATOMIC_RELEASE);
-	shutdown(c->listen_fd, SHUT_RDWR);
+	if (write(stop[1], "s", 1) != 1)
+		log_error("stop pipe: %s", strerror(errno));
 	for (int i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);
+	close(stop[0]);
+	close(stop[1]);
 	return 0;
 }
 
-/* systemd socket activation: LISTEN_PID is us and LISTEN_FDS is 1. */
-static int inherited(void)
+/* systemd socket activation: LISTEN_PID is us and LISTEN_FDS is 1. Returns
+ * 3, -1 when not activated, -2 (with err) when fd 3 is not a listening
+ * Unix stream socket: serving whatever else fd 3 is (by then perhaps a
+ * file this process opened) would only fail, forever. */
+static int inherited(char *err, size_t errlen)
 {
 	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
 	if (!pid || !fds || atol(pid) != (long)getpid() || atoi(fds) != 1)
@@ -209,13 +251,47 @@ static int inherited(void)
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
+	int domain = 0, type = 0, listening = 0;
+	socklen_t n1 = sizeof domain, n2 = sizeof type, n3 = sizeof listening;
+	if (getsockopt(3, SOL_SOCKET, SO_DOMAIN, &domain, &n1) < 0 ||
+	    getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &n2) < 0 ||
+	    getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &listening, &n3) < 0 ||
+	    domain != AF_UNIX || type != SOCK_STREAM || !listening) {
+		error_set(err, errlen, "LISTEN_FDS=1, but fd 3 is not a listening Unix "
+			  "stream socket");
+		return -2;
+	}
 	fcntl(3, F_SETFD, FD_CLOEXEC);
 	return 3;
 }
 
+/* The socket's directory, made with its parents when missing, mode 0755
+ * whatever the umask, so that every local user reaches the socket. One
+ * that exists is left as it is: its mode is its owner's choice (the
+ * socket may be in /tmp). */
+static int socket_dir(const char *path, char *err, size_t errlen)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = 0;
+	mode_t old = umask(022);
+	int r = file_mkdirs(dir, 0755);
+	umask(old);
+	if (r < 0) {
+		error_set(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int server_listen(const char *path, char *err, size_t errlen)
 {
-	int fd = inherited();
+	int fd = inherited(err, errlen);
+	if (fd == -2)
+		return -1;
 	if (fd >= 0) {
 		log_info("listening on the socket systemd passed");
 		return fd;
@@ -225,6 +301,8 @@ int server_listen(const char *path, char *err, size_t errlen)
 		error_set(err, errlen, "socket path too long: %s", path);
 		return -1;
 	}
+	if (socket_dir(path, err, errlen) < 0)
+		return -1;
 	memcpy(a.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {

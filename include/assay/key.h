@@ -478,6 +478,43 @@ enum assay_key_check_type {
 int assay_key_can_do_crypto(struct assay_key_client *c, enum assay_key_check_type check,
 			    const struct assay_key_attrs *attrs);
 
+/* ---- key attestation (the ActivateCredential mechanism) ----
+ *
+ * Proves to a verifier that a key lives in the same TPM as an attesting
+ * key, by TPM2_ActivateCredential (TPM provider). The verifier asks
+ * prepare_key_attestation for what it needs and gets:
+ *   name: the attested key's TPM Name (the nameAlg id, 2 bytes big-endian,
+ *     then the digest of the public area: 0x000B || SHA-256 for SHA-256);
+ *   public_area: the attested key's public area, a marshalled TPMT_PUBLIC;
+ *   attesting_pub: the attesting key's public key; when no attesting key
+ *     is named, the TPM's endorsement key (the default RSA EK, TCG
+ *     template L-1) as DER RSAPublicKey.
+ * It checks the Name against the public area and that area's attributes,
+ * then makes a credential for that Name under the attesting key
+ * (TPM2_MakeCredential, in software) and sends the two parts to
+ * attest_key: credential_blob is the TPM2B_ID_OBJECT and secret the
+ * TPM2B_ENCRYPTED_SECRET, each as its buffer's bytes (without the 2-byte
+ * size). The TPM gives the credential back only if the key of that Name is
+ * loaded beside the attesting key; a credential made for another Name or
+ * another EK fails with a PSA error (ASSAY_KEY_PSA_ERR_INVALID_ARGUMENT on
+ * assay-keyd).
+ *
+ * attesting_key_name: NULL (or "") for the provider's default, the EK;
+ * assay-keyd's TPM provider accepts no other (ASSAY_KEY_PSA_ERR_NOT_SUPPORTED).
+ * Outputs are freed with assay_key_free; the credential is a secret: free it
+ * with assay_key_free_secret. */
+int assay_key_prepare_key_attestation(struct assay_key_client *c,
+				      const char *attested_key_name,
+				      const char *attesting_key_name,
+				      uint8_t **name, size_t *name_len,
+				      uint8_t **public_area, size_t *public_len,
+				      uint8_t **attesting_pub, size_t *attesting_len);
+int assay_key_attest_key(struct assay_key_client *c, const char *attested_key_name,
+			 const char *attesting_key_name,
+			 const uint8_t *credential_blob, size_t blob_len,
+			 const uint8_t *secret, size_t secret_len,
+			 uint8_t **credential, size_t *credential_len);
+
 #ifdef __cplusplus
 }
 #endif

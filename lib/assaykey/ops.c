@@ -10,6 +10,7 @@
 #include "parsec/wire.h"
 #include "util/secure.h"
 
+#include "attest_key.pb-c.h"
 #include "can_do_crypto.pb-c.h"
 #include "delete_client.pb-c.h"
 #include "list_authenticators.pb-c.h"
@@ -18,6 +19,7 @@
 #include "list_opcodes.pb-c.h"
 #include "list_providers.pb-c.h"
 #include "ping.pb-c.h"
+#include "prepare_key_attestation.pb-c.h"
 #include "psa_aead_decrypt.pb-c.h"
 #include "psa_aead_encrypt.pb-c.h"
 #include "psa_asymmetric_decrypt.pb-c.h"
@@ -1021,5 +1023,122 @@ int assay_key_can_do_crypto(struct assay_key_client *c, enum assay_key_check_typ
 	st = CALL(c, PARSEC_CAN_DO_CRYPTO, op, &can_do_crypto__result__descriptor, &res);
 	if (st == ASSAY_KEY_OK)
 		can_do_crypto__result__free_unpacked(res, NULL);
+	return st;
+}
+
+/* ---- key attestation (ActivateCredential) ---- */
+
+/* The attested key's name and somewhere for the outputs. */
+static int attestation_args(struct assay_key_client *c, const char *attested,
+			    int outputs_given)
+{
+	int st = name_arg(c, attested);
+	if (st == ASSAY_KEY_OK && !outputs_given)
+		st = assaykey_fail(c, BAD_ARG, "NULL output");
+	return st;
+}
+
+/* The attesting key's name: NULL and "" both mean the provider's default
+ * (the EK), and proto3 sends an empty string as no field at all. */
+static char *opt_name(const char *name)
+{
+	return name && *name ? (char *)name : (char *)"";
+}
+
+int assay_key_prepare_key_attestation(struct assay_key_client *c,
+				      const char *attested_key_name,
+				      const char *attesting_key_name,
+				      uint8_t **name, size_t *name_len,
+				      uint8_t **public_area, size_t *public_len,
+				      uint8_t **attesting_pub, size_t *attesting_len)
+{
+	OUT(name, name_len);
+	OUT(public_area, public_len);
+	OUT(attesting_pub, attesting_len);
+	int st = attestation_args(c, attested_key_name,
+				  name && name_len && public_area && public_len &&
+				  attesting_pub && attesting_len);
+	if (st != ASSAY_KEY_OK)
+		return st;
+	PrepareKeyAttestation__Operation op = PREPARE_KEY_ATTESTATION__OPERATION__INIT;
+	PrepareKeyAttestation__PrepareKeyAttestationParams prm =
+		PREPARE_KEY_ATTESTATION__PREPARE_KEY_ATTESTATION_PARAMS__INIT;
+	PrepareKeyAttestation__PrepareKeyAttestationParams__ActivateCredential ac =
+		PREPARE_KEY_ATTESTATION__PREPARE_KEY_ATTESTATION_PARAMS__ACTIVATE_CREDENTIAL__INIT;
+	PrepareKeyAttestation__Result *res;
+	ac.attested_key_name = (char *)attested_key_name;
+	ac.attesting_key_name = opt_name(attesting_key_name);
+	prm.mechanism_case =
+		PREPARE_KEY_ATTESTATION__PREPARE_KEY_ATTESTATION_PARAMS__MECHANISM_ACTIVATE_CREDENTIAL;
+	prm.activate_credential = &ac;
+	op.parameters = &prm;
+	st = CALL(c, PARSEC_PREPARE_KEY_ATTESTATION, op,
+		  &prepare_key_attestation__result__descriptor, &res);
+	if (st != ASSAY_KEY_OK)
+		return st;
+	PrepareKeyAttestation__PrepareKeyAttestationOutput__ActivateCredential *out =
+		res->output && res->output->mechanism_case ==
+		PREPARE_KEY_ATTESTATION__PREPARE_KEY_ATTESTATION_OUTPUT__MECHANISM_ACTIVATE_CREDENTIAL
+		? res->output->activate_credential : NULL;
+	if (!out)
+		st = assaykey_fail(c, ASSAY_KEY_INVALID_ENCODING,
+				   "the result has no ActivateCredential output");
+	if (st == ASSAY_KEY_OK)
+		st = give(c, &out->name, name, name_len);
+	if (st == ASSAY_KEY_OK)
+		st = give(c, &out->public_, public_area, public_len);
+	if (st == ASSAY_KEY_OK)
+		st = give(c, &out->attesting_key_pub, attesting_pub, attesting_len);
+	if (st != ASSAY_KEY_OK) {
+		free(*name);
+		free(*public_area);
+		free(*attesting_pub);
+		OUT(name, name_len);
+		OUT(public_area, public_len);
+		OUT(attesting_pub, attesting_len);
+	}
+	prepare_key_attestation__result__free_unpacked(res, NULL);
+	return st;
+}
+
+int assay_key_attest_key(struct assay_key_client *c, const char *attested_key_name,
+			 const char *attesting_key_name,
+			 const uint8_t *credential_blob, size_t blob_len,
+			 const uint8_t *secret, size_t secret_len,
+			 uint8_t **credential, size_t *credential_len)
+{
+	OUT(credential, credential_len);
+	int st = attestation_args(c, attested_key_name, credential && credential_len);
+	if (st == ASSAY_KEY_OK)
+		st = bytes_arg(c, credential_blob, blob_len);
+	if (st == ASSAY_KEY_OK)
+		st = bytes_arg(c, secret, secret_len);
+	if (st != ASSAY_KEY_OK)
+		return st;
+	AttestKey__Operation op = ATTEST_KEY__OPERATION__INIT;
+	AttestKey__AttestationMechanismParams prm = ATTEST_KEY__ATTESTATION_MECHANISM_PARAMS__INIT;
+	AttestKey__AttestationMechanismParams__ActivateCredential ac =
+		ATTEST_KEY__ATTESTATION_MECHANISM_PARAMS__ACTIVATE_CREDENTIAL__INIT;
+	AttestKey__Result *res;
+	ac.credential_blob = bin(credential_blob, blob_len);
+	ac.secret = bin(secret, secret_len);
+	prm.mechanism_case = ATTEST_KEY__ATTESTATION_MECHANISM_PARAMS__MECHANISM_ACTIVATE_CREDENTIAL;
+	prm.activate_credential = &ac;
+	op.attested_key_name = (char *)attested_key_name;
+	op.parameters = &prm;
+	op.attesting_key_name = opt_name(attesting_key_name);
+	st = CALL(c, PARSEC_ATTEST_KEY, op, &attest_key__result__descriptor, &res);
+	if (st != ASSAY_KEY_OK)
+		return st;
+	AttestKey__AttestationOutput__ActivateCredential *out =
+		res->output && res->output->mechanism_case ==
+		ATTEST_KEY__ATTESTATION_OUTPUT__MECHANISM_ACTIVATE_CREDENTIAL
+		? res->output->activate_credential : NULL;
+	if (!out)
+		st = assaykey_fail(c, ASSAY_KEY_INVALID_ENCODING,
+				   "the result has no ActivateCredential output");
+	else
+		st = give(c, &out->credential, credential, credential_len);
+	attest_key__result__free_unpacked(res, NULL);
 	return st;
 }
