@@ -739,7 +739,11 @@ int assay_wasm_call(struct assay_wasm_store *s, struct assay_wasm_func *f,
 				      wasm_type_name(t->types[i]));
 			goto out;
 		}
+	char here;
+	if (!s->nested)
+		s->c_stack_top = &here;
 	if (s->nested >= WASM_MAX_NESTED_CALLS ||
+	    (uintptr_t)s->c_stack_top - (uintptr_t)&here > WASM_C_STACK_BUDGET ||
 	    (size_t)(s->stack + s->stack_slots - base) < (size_t)n_args + n_results + 1) {
 		wasm_trap_set(s, "call stack exhausted");
 		goto out;

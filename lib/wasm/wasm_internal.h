@@ -78,6 +78,7 @@ union wasm_val {
 #define WASM_PAGE 65536u
 #define WASM_MAX_CONST_SLOTS 256	/* per function; more go inline */
 #define WASM_MAX_NESTED_CALLS 200	/* host -> wasm re-entries */
+#define WASM_C_STACK_BUDGET ((size_t)1 << 20)	/* of the thread's C stack */
 
 /* ---- module structure ---- */
 
@@ -471,6 +472,11 @@ struct assay_wasm_store {
 	struct wasm_frame *frame_end;		/* of the running invocation */
 	union wasm_val *stack_end;
 	uint32_t nested;			/* interpreter invocations */
+	/* The C stack at the outermost assay_wasm_call: host -> wasm
+	 * re-entries are refused once they have used WASM_C_STACK_BUDGET
+	 * below it (an unoptimised or sanitizer build has frames large enough
+	 * to overflow before WASM_MAX_NESTED_CALLS). */
+	const char *c_stack_top;
 	struct assay_wasm_trap *trap;		/* of the running call */
 
 	struct assay_wasm_instance *instances;
