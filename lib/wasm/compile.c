@@ -540,6 +540,20 @@ static void wc_check_top(struct wc *c, const uint8_t *types, uint32_t n, uint32_
 		free(saved);
 }
 
+/* Checks and drops the top n entries against types (the spec's pop_vals
+ * before an unconditional branch); costs only what the stack holds. */
+static void wc_pop_types(struct wc *c, const uint8_t *types, uint32_t n, uint32_t op)
+{
+	struct wc_ctrl *f = &c->cs[c->csp - 1];
+	uint32_t i;
+
+	for (i = n; i-- > 0 && !c->failed;) {
+		if (c->sp == f->height && f->unreachable)
+			return;		/* the rest comes from the polymorphic base */
+		(void)wc_pop(c, types[i], op);
+	}
+}
+
 /* Does a branch to frame f need to move the values it carries? */
 static int wc_needs_moves(struct wc *c, const struct wc_ctrl *f)
 {
@@ -1550,10 +1564,14 @@ static void wc_br(struct wc *c, const struct wasm_instr *in)
 	if (!f)
 		return;
 	n = wc_label_arity(f);
-	wc_check_top(c, wc_label_types(f), n, in->op, 0);
-	if (!c->dead && !c->failed) {
-		wc_emit_moves(c, f);
-		wc_emit_br(c, f);
+	if (c->dead) {
+		wc_pop_types(c, wc_label_types(f), n, in->op);
+	} else {
+		wc_check_top(c, wc_label_types(f), n, in->op, 0);
+		if (!c->failed) {
+			wc_emit_moves(c, f);
+			wc_emit_br(c, f);
+		}
 	}
 	wc_unreachable(c);
 }
@@ -1621,7 +1639,10 @@ static void wc_br_table(struct wc *c, const struct wasm_instr *in)
 		f->check_stamp = stamp;
 		wc_check_top(c, wc_label_types(f), arity, in->op, 0);
 	}
-	wc_check_top(c, wc_label_types(def), arity, in->op, 0);
+	if (c->dead)
+		wc_pop_types(c, wc_label_types(def), arity, in->op);
+	else
+		wc_check_top(c, wc_label_types(def), arity, in->op, 0);
 	if (c->failed)
 		return;
 	if (!c->dead) {
@@ -1671,9 +1692,13 @@ static void wc_return(struct wc *c)
 {
 	const struct wasm_functype *t = c->ft;
 
-	wc_check_top(c, t->types + t->n_params, t->n_results, WASM_OP_RETURN, 0);
-	if (!c->dead && !c->failed)
-		wc_return_values(c, c->sp - t->n_results, 0);
+	if (c->dead) {
+		wc_pop_types(c, t->types + t->n_params, t->n_results, WASM_OP_RETURN);
+	} else {
+		wc_check_top(c, t->types + t->n_params, t->n_results, WASM_OP_RETURN, 0);
+		if (!c->failed)
+			wc_return_values(c, c->sp - t->n_results, 0);
+	}
 	wc_unreachable(c);
 }
 

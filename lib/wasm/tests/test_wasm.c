@@ -1334,6 +1334,14 @@ static void test_linking(void)
 	CHECK(a && b);
 	if (!a || !b)
 		goto out;
+	{
+		struct assay_wasm_import_type it;
+
+		assay_wasm_module_import_type(b, 0, &it);
+		CHECK(it.min == 1 && it.max == 5);
+		assay_wasm_module_import_type(b, 7, &it);	/* no such import */
+		CHECK(it.min == 0 && it.max == UINT32_MAX);
+	}
 	ia = assay_wasm_instantiate(store, a, NULL, 0, &trap, err, sizeof(err));
 	CHECK(ia != NULL);
 	CHECK(ia && assay_wasm_instance_export(ia, "mem", &mem) == 0);
@@ -1406,6 +1414,43 @@ static void test_hostile(void)
 	mb_u32(&c, (uint32_t)body.n);
 	mb_bytes(&c, body.p, body.n);
 	free(body.p);
+	mb_section(&m, 10, &c);
+	CHECK_STR(load_error(m.p, m.n), "(loaded)");
+	free(m.p);
+
+	/* 200000 branches carrying 255 values, in unreachable code: checked
+	 * against the polymorphic stack without copying 255 values each */
+	memset(&m, 0, sizeof(m));
+	memset(&body, 0, sizeof(body));
+	mb_header(&m);
+	mb_u32(&c, 2);
+	mb_byte(&c, 0x60);
+	mb_u32(&c, 0);
+	mb_u32(&c, 255);
+	for (i = 0; i < 255; i++)
+		mb_byte(&c, 0x7f);
+	mb_functype(&c, "", "");
+	mb_section(&m, 1, &c);
+	mb_u32(&c, 1);
+	mb_u32(&c, 1);
+	mb_section(&m, 3, &c);
+	mb_byte(&body, 0);
+	mb_byte(&body, 0x02);
+	mb_byte(&body, 0x00);
+	mb_byte(&body, 0x00);
+	for (i = 0; i < 200000; i++) {
+		mb_byte(&body, 0x0c);
+		mb_byte(&body, 0x00);
+	}
+	mb_byte(&body, END);
+	for (i = 0; i < 255; i++)
+		mb_byte(&body, DROP);
+	mb_byte(&body, END);
+	mb_u32(&c, 1);
+	mb_u32(&c, (uint32_t)body.n);
+	mb_bytes(&c, body.p, body.n);
+	free(body.p);
+	memset(&body, 0, sizeof(body));
 	mb_section(&m, 10, &c);
 	CHECK_STR(load_error(m.p, m.n), "(loaded)");
 	free(m.p);
