@@ -7,7 +7,7 @@
 
 #include "keyd/keyd.h"
 #include "keyd/pkey.h"
-#include "keyd/psa_pb.h"
+#include "parsec/psa_pb.h"
 #include "util/log.h"
 #include "util/secure.h"
 

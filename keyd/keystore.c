@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "keyd/psa_pb.h"
+#include "parsec/psa_pb.h"
 #include "store/store.h"
 
 static const char *const schema[] = {

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "keyd/psa.h"
+#include "parsec/psa.h"
 #include "util/buf.h"
 
 struct keystore;

@@ -12,7 +12,7 @@
 
 #include <openssl/evp.h>
 
-#include "keyd/psa.h"
+#include "parsec/psa.h"
 #include "util/buf.h"
 
 /* A new key pair of the attributes' type and size (RSA, ECC). */

@@ -23,7 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "keyd/psa_pb.h"
+#include "parsec/psa_pb.h"
 #include "tests/lib/daemon.h"
 #include "util/buf.h"
 #include "util/check.h"

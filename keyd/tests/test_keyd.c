@@ -9,7 +9,7 @@
 
 #include "config/config.h"
 #include "keyd/keyd.h"
-#include "keyd/psa_pb.h"
+#include "parsec/psa_pb.h"
 #include "util/check.h"
 #include "util/encode.h"
 #include "util/file.h"

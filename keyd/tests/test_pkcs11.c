@@ -23,7 +23,7 @@
 
 #include "config/config.h"
 #include "keyd/provider.h"
-#include "keyd/psa.h"
+#include "parsec/psa.h"
 #include "util/buf.h"
 #include "util/check.h"
 

@@ -1,12 +1,12 @@
 /* libassaykey: one function per operation. Attributes and algorithms go
- * through keyd's own conversions (keyd/psa_pb.c): the public structures
- * have keyd's fields and numbers, so the step between them is a field
+ * through the conversions the service uses (lib/parsec/psa_pb.c): the
+ * public structures have the same fields and numbers, so the step between them is a field
  * copy, and client and service encode alike. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "assaykey/internal.h"
-#include "keyd/psa_pb.h"
+#include "parsec/psa_pb.h"
 #include "parsec/wire.h"
 #include "util/secure.h"
 

@@ -96,7 +96,7 @@ enum parsec_status {
 	PARSEC_BODY_SIZE_EXCEEDS_LIMIT = 20,
 	PARSEC_ADMIN_OPERATION = 21,
 	PARSEC_DEPRECATED_PRIMITIVE = 22,
-	/* 1000 + |psa_status_t|: see keyd/psa.h */
+	/* 1000 + |psa_status_t|: see parsec/psa.h */
 };
 
 struct parsec_header {

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "assay/key.h"
-#include "keyd/psa_pb.h"
+#include "parsec/psa_pb.h"
 #include "util/buf.h"
 #include "util/check.h"
 #include "util/encode.h"

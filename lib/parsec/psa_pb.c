@@ -1,4 +1,4 @@
-#include "keyd/psa_pb.h"
+#include "parsec/psa_pb.h"
 
 #include <string.h>
 

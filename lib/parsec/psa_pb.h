@@ -4,10 +4,10 @@
  * schema needs it; a message that does not describe a key or an algorithm
  * is PSA_ERR_INVALID_ARGUMENT. Encoding fills caller-owned storage: no
  * allocation, nothing to free. */
-#ifndef ASSAY_KEYD_PSA_PB_H
-#define ASSAY_KEYD_PSA_PB_H
+#ifndef ASSAY_PARSEC_PSA_PB_H
+#define ASSAY_PARSEC_PSA_PB_H
 
-#include "keyd/psa.h"
+#include "parsec/psa.h"
 #include "psa_algorithm.pb-c.h"
 #include "psa_key_attributes.pb-c.h"
 

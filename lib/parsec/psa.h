@@ -5,8 +5,8 @@
  * copy and a stored key's attributes can always be sent back unchanged.
  * psa.c converts from and to the protobuf structures and checks a key's
  * policy against a requested use. Providers see only these structures. */
-#ifndef ASSAY_KEYD_PSA_H
-#define ASSAY_KEYD_PSA_H
+#ifndef ASSAY_PARSEC_PSA_H
+#define ASSAY_PARSEC_PSA_H
 
 #include <stddef.h>
 #include <stdint.h>

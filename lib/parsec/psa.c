@@ -1,6 +1,6 @@
 /* PSA attributes: policy checks and the facts about hashes and curves
  * that every provider needs. */
-#include "keyd/psa.h"
+#include "parsec/psa.h"
 
 #include <string.h>
 
