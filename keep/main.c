@@ -2,20 +2,24 @@
  * WebAssembly engine, confined to the directories it is given.
  *
  *	assay-keep run [--dir HOST[::GUEST]]... [--env NAME=VALUE]...
- *		[--fuel N] [--max-memory-pages N] module.wasm [ARG]...
+ *		[--listen HOST:PORT]... [--fuel N] [--timeout-ms N]
+ *		[--max-memory-pages N] module.wasm [ARG]...
  *
- * --dir and --env may be repeated, which the option table (lib/config)
+ * --dir, --env and --listen may be repeated, which the option table (lib/config)
  * cannot express: they are taken out of the command line here, and the
  * rest goes to config_start as usual (so a configuration file or
  * ASSAY_KEEP_DIR / ASSAY_KEEP_ENV can still give one more of each). */
 #include <limits.h>
 #include <signal.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "assay/wasm.h"
 #include "config/config.h"
+#include "keep/sockets.h"
 #include "util/buf.h"
 #include "util/file.h"
 #include "wasm/wasi.h"
@@ -29,6 +33,8 @@
 static const struct config_option options[] = {
 	{ "dir", CONFIG_STRING, NULL, "HOST[::GUEST]: let the module use the host directory HOST, and what is beneath it, under the name GUEST (default: HOST as written; \"/\" makes it the module's root, \".\" its working directory). Repeat the option for more directories. Paths the module names cannot leave these directories: not by \"..\", absolute paths or symlinks.", 0, 0 },
 	{ "env", CONFIG_STRING, NULL, "NAME=VALUE: an environment variable of the module, which sees no other. Repeat the option for more.", 0, 0 },
+	{ "listen", CONFIG_STRING, NULL, "HOST:PORT or [IPV6]:PORT: listen on this TCP address and give the module the listening socket, for WASI's sock_accept. Sockets come after the directories: with two --dir, the first socket is the module's fd 5. Sockets systemd passes (socket activation: LISTEN_FDS) come first. Repeat the option for more.", 0, 0 },
+	{ "timeout_ms", CONFIG_INT, "0", "Wall-clock time the module may run, in milliseconds, counted from the start of instantiation; then it is stopped with the trap \"deadline exceeded\", also while it waits in a WASI call (a read, accept, poll...). 0: no limit.", 0, LLONG_MAX / 1000000 },
 	{ "fuel", CONFIG_INT, "0", "Instructions the module may execute (approximately); running out is a trap. 0: no limit.", 0, LLONG_MAX },
 	{ "max_memory_pages", CONFIG_INT, "16384", "Largest size of each memory of the module, in 64 KiB pages (16384: 1 GiB); growing beyond fails as in a memory.grow that cannot be satisfied.", 1, 65536 },
 	{ "log_level", CONFIG_STRING, "warn", "error, warn, info or debug.", 0, 0 },
@@ -46,12 +52,17 @@ static const struct config_program program = {
 		"environment given by --env only, the standard input, output "
 		"and error of assay-keep, and the directories given by --dir. "
 		"Options come before MODULE.wasm; everything after it is the "
-		"module's. The engine is Assay's interpreter of WebAssembly 2.0 "
+		"module's. The module's file descriptors: 0, 1 and 2, then one "
+		"per --dir in order, then the sockets (systemd's, then one per "
+		"--listen). Limits: --max-memory-pages per memory, a call depth "
+		"of 10,000 wasm frames, --fuel instructions and --timeout-ms of "
+		"wall-clock time (both unlimited by default); modules of at "
+		"most 256 MiB. The engine is Assay's interpreter of WebAssembly 2.0 "
 		"(no SIMD); the system interface is wasi_snapshot_preview1. "
 		"Exit status: the module's exit code (its proc_exit value, or 0 "
 		"when _start returns; only its low 8 bits reach the shell); 134 "
 		"when the module traps (an error such as unreachable, an out of "
-		"bounds access, running out of fuel), after printing "
+		"bounds access, running out of fuel or of time), after printing "
 		"\"assay-keep: trap: MESSAGE\" on the standard error, which is "
 		"the status of a native program that calls abort(); 2 for bad "
 		"usage, a module that cannot be read, decoded, validated or "
@@ -63,8 +74,8 @@ static const struct config_program program = {
 struct keep_args {
 	const char **fwd;	/* for config_start */
 	int n_fwd;
-	const char **dirs, **envs;
-	size_t n_dirs, n_envs;
+	const char **dirs, **envs, **listens;
+	size_t n_dirs, n_envs, n_listens;
 	const char *module;
 	char **guest;		/* the module's arguments after argv[0] */
 	int n_guest;
@@ -145,14 +156,19 @@ static int split_args(int argc, char **argv, struct keep_args *ka)
 		if (a[0] != '-' || !a[1])
 			break;
 		if (repeated("--dir", argv, argc, &i, &v) ||
-		    repeated("--env", argv, argc, &i, &v)) {
+		    repeated("--env", argv, argc, &i, &v) ||
+		    repeated("--listen", argv, argc, &i, &v)) {
+			const char ***list = a[2] == 'd' ? &ka->dirs :
+					     a[2] == 'e' ? &ka->envs : &ka->listens;
+			size_t *n = a[2] == 'd' ? &ka->n_dirs :
+				    a[2] == 'e' ? &ka->n_envs : &ka->n_listens;
+
 			if (!v) {
 				fprintf(stderr, "assay-keep: %s: missing value\n",
 					a);
 				return -1;
 			}
-			if (push(a[2] == 'd' ? &ka->dirs : &ka->envs,
-				 a[2] == 'd' ? &ka->n_dirs : &ka->n_envs, v))
+			if (push(list, n, v))
 				return -1;
 			continue;
 		}
@@ -199,6 +215,8 @@ struct keep_run {
 	struct wasi_preopen *preopens;
 	char **owned_hosts;
 	size_t n_preopens;
+	int *sockets;		/* ours: WASI has its own duplicates */
+	size_t n_sockets;
 	const char **argv;
 };
 
@@ -216,6 +234,9 @@ static void run_free(struct keep_run *r)
 		free(r->owned_hosts[i]);
 	free(r->owned_hosts);
 	free(r->preopens);
+	for (i = 0; i < r->n_sockets; i++)
+		close(r->sockets[i]);
+	free(r->sockets);
 	free(r->argv);
 }
 
@@ -251,6 +272,46 @@ static int link_module(struct keep_run *r, const char *path)
 		}
 	}
 	return 0;
+}
+
+/* systemd's sockets, then one per --listen. */
+static int open_sockets(struct keep_run *r, const char **listens,
+			size_t n_listens)
+{
+	char err[512];
+	size_t i;
+	int *l;
+
+	if (keep_inherited(&r->sockets, &r->n_sockets, err, sizeof(err))) {
+		fprintf(stderr, "assay-keep: %s\n", err);
+		return -1;
+	}
+	l = realloc(r->sockets, (r->n_sockets + n_listens + 1) * sizeof(*l));
+	if (!l)
+		return -1;
+	r->sockets = l;
+	for (i = 0; i < n_listens; i++) {
+		int fd = keep_listen(listens[i], err, sizeof(err));
+
+		if (fd < 0) {
+			fprintf(stderr, "assay-keep: %s\n", err);
+			return -1;
+		}
+		r->sockets[r->n_sockets++] = fd;
+	}
+	return 0;
+}
+
+/* Now plus ms on CLOCK_MONOTONIC, in ns; 0 (none) for 0. */
+static uint64_t deadline_after(long long ms)
+{
+	struct timespec ts;
+
+	if (ms <= 0)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec +
+	       (uint64_t)ms * 1000000u;
 }
 
 static int setup(struct keep_run *r, const struct config *cfg,
@@ -292,10 +353,11 @@ static int setup(struct keep_run *r, const struct config *cfg,
 		fprintf(stderr, "assay-keep: %s: %s\n", ka->module, err);
 		return -1;
 	}
+	if (open_sockets(r, ka->listens, ka->n_listens))
+		return -1;
 	memset(&limits, 0, sizeof(limits));
 	limits.memory_pages = (uint32_t)config_int(cfg, "max_memory_pages");
 	limits.fuel = (uint64_t)config_int(cfg, "fuel");
-	limits.max_module_bytes = MAX_MODULE_BYTES;
 	r->store = assay_wasm_store_new(&limits);
 	if (!r->store)
 		return -1;
@@ -309,6 +371,8 @@ static int setup(struct keep_run *r, const struct config *cfg,
 	wc.n_env = n_envs;
 	wc.preopens = r->preopens;
 	wc.n_preopens = r->n_preopens;
+	wc.sockets = r->sockets;
+	wc.n_sockets = r->n_sockets;
 	r->wasi = wasi_new(r->store, &wc, err, sizeof(err));
 	if (!r->wasi) {
 		fprintf(stderr, "assay-keep: %s\n", err);
@@ -362,10 +426,13 @@ static int run(int argc, char **argv)
 	}
 	if (with_config(cfg, "dir", &ka.dirs, &ka.n_dirs) ||
 	    with_config(cfg, "env", &ka.envs, &ka.n_envs) ||
+	    with_config(cfg, "listen", &ka.listens, &ka.n_listens) ||
 	    setup(&r, cfg, &ka, ka.dirs, ka.n_dirs, ka.envs, ka.n_envs))
 		goto out;
 	/* A write to a closed pipe is EPIPE for the module, not death. */
 	signal(SIGPIPE, SIG_IGN);
+	assay_wasm_store_set_deadline(r.store,
+				      deadline_after(config_int(cfg, "timeout_ms")));
 	memset(&trap, 0, sizeof(trap));
 	inst = assay_wasm_instantiate(r.store, r.module, r.imports,
 				      assay_wasm_module_import_count(r.module),
@@ -394,6 +461,7 @@ out:
 	free(ka.fwd);
 	free(ka.dirs);
 	free(ka.envs);
+	free(ka.listens);
 	return status;
 }
 

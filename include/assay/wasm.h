@@ -80,7 +80,6 @@ struct assay_wasm_limits {
 	uint32_t call_depth;		/* wasm frames; default 10,000 */
 	uint64_t fuel;			/* instructions (approximately); 0: unlimited */
 	uint64_t deadline_ns;		/* CLOCK_MONOTONIC; 0: none */
-	size_t max_module_bytes;	/* load; default 256 MiB */
 };
 
 /* ---- modules ---- */
@@ -224,6 +223,10 @@ int assay_wasm_call(struct assay_wasm_store *s, struct assay_wasm_func *f,
 uint64_t assay_wasm_store_fuel(const struct assay_wasm_store *s);
 void assay_wasm_store_set_fuel(struct assay_wasm_store *s, uint64_t fuel);
 void assay_wasm_store_set_deadline(struct assay_wasm_store *s, uint64_t deadline_ns);
+/* The deadline (CLOCK_MONOTONIC ns; 0: none). Host functions that may
+ * block (WASI's reads, writes, accept, poll) wait no longer than it and
+ * then trap with "deadline exceeded", as the interpreter does. */
+uint64_t assay_wasm_store_deadline(const struct assay_wasm_store *s);
 
 /* ---- memories, tables, globals ---- */
 

@@ -11,9 +11,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -42,6 +44,7 @@ struct setup {
 	size_t n_sockets;
 	int stdin_fd;			/* -1: none */
 	int walk;
+	unsigned deadline_ms;		/* 0: none */
 };
 
 static struct assay_wasm_module *load(const char *name, char *err, size_t n)
@@ -96,6 +99,14 @@ static void run_wasm(const char *name, const struct setup *s, struct outcome *o)
 		goto done;
 	memset(&limits, 0, sizeof(limits));
 	store = assay_wasm_store_new(&limits);
+	if (store && s->deadline_ms) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		assay_wasm_store_set_deadline(store, (uint64_t)ts.tv_sec * 1000000000u +
+					      (uint64_t)ts.tv_nsec +
+					      (uint64_t)s->deadline_ms * 1000000u);
+	}
 	while (s->args && s->args[argc - 1] && argc < 31) {
 		argv[argc] = s->args[argc - 1];
 		argc++;
@@ -494,6 +505,124 @@ static void test_sockets(void)
 	run_remove_tree(dir);
 }
 
+/* ---- the deadline bounds calls that block ---- */
+
+/* Runs progs/block.wasm in mode with a deadline of ms; its fd 3 is sock
+ * when sock >= 0. */
+static void run_block(const char *mode, int stdin_fd, int sock, unsigned ms,
+		      struct outcome *o)
+{
+	const char *args[] = { mode, NULL };
+	struct setup s = { .stdin_fd = stdin_fd, .deadline_ms = ms };
+
+	s.args = args;
+	if (sock >= 0) {
+		s.sockets = &sock;
+		s.n_sockets = 1;
+	}
+	run_wasm("block", &s, o);
+}
+
+static void check_deadline_trap(const char *mode, const struct outcome *o)
+{
+	if (o->r != 1 || strcmp(o->trap.message, "deadline exceeded"))
+		printf("FAIL deadline %s: r %d, trap '%s', err '%s', out '%s'\n",
+		       mode, o->r, o->trap.message, o->err, (char *)o->out.data);
+	CHECK_INT(o->r, 1);
+	CHECK_INT(o->trap.exited, 0);
+	CHECK_STR(o->trap.message, "deadline exceeded");
+}
+
+struct late_writer {
+	int fd;
+	const char *what;
+};
+
+/* The second half of a message, a little later: the reader must wait for
+ * it, across two reads. */
+static void *late_write(void *arg)
+{
+	struct late_writer *lw = arg;
+	struct timespec ts = { 0, 100 * 1000000 };
+
+	nanosleep(&ts, NULL);
+	if (write(lw->fd, lw->what, strlen(lw->what)) < 0)
+		perror("late write");
+	return NULL;
+}
+
+static void test_deadline(void)
+{
+	static const char *const trapping[] = { "accept", "poll", "spin" };
+	struct late_writer lw;
+	struct outcome o;
+	pthread_t t;
+	size_t i;
+	int p[2], sv[2], lfd;
+
+	/* A pipe nobody writes to (its write end open here). */
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	run_block("read", p[0], -1, 300, &o);
+	check_deadline_trap("read", &o);
+	buf_free(&o.out);
+	/* Data before the deadline: read as usual. */
+	CHECK(write(p[1], "hey", 3) == 3);
+	run_block("read", p[0], -1, 10000, &o);
+	CHECK_INT(o.r, 0);
+	CHECK_STR((char *)o.out.data, "read: errno 0, 3 bytes\n");
+	buf_free(&o.out);
+	close(p[0]);
+	close(p[1]);
+
+	/* No client ever; a clock an hour away; no host call at all. */
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(lfd >= 0 && !bind(lfd, (struct sockaddr *)&(struct sockaddr_un){
+		.sun_family = AF_UNIX }, sizeof(sa_family_t)) && !listen(lfd, 1));
+	for (i = 0; i < sizeof(trapping) / sizeof(trapping[0]); i++) {
+		run_block(trapping[i], -1, lfd, 300, &o);
+		check_deadline_trap(trapping[i], &o);
+		buf_free(&o.out);
+	}
+	close(lfd);
+
+	/* WAITALL under a deadline still waits for all 8 bytes, which come
+	 * in two parts; with only 4 ever sent, the deadline ends it. */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	CHECK(write(sv[1], "ping", 4) == 4);
+	lw.fd = sv[1];
+	lw.what = "pong";
+	CHECK(pthread_create(&t, NULL, late_write, &lw) == 0);
+	run_block("recv", -1, sv[0], 10000, &o);
+	pthread_join(t, NULL);
+	CHECK_INT(o.r, 0);
+	CHECK_STR((char *)o.out.data, "recv: errno 0, 'pingpong'\n");
+	buf_free(&o.out);
+	CHECK(write(sv[1], "ping", 4) == 4);
+	run_block("recv", -1, sv[0], 300, &o);
+	check_deadline_trap("recv", &o);
+	buf_free(&o.out);
+
+	/* A peer that never reads: sock_send and fd_write fill its buffers,
+	 * then wait, then trap. */
+	run_block("send", -1, sv[0], 300, &o);
+	check_deadline_trap("send", &o);
+	buf_free(&o.out);
+	close(sv[0]);
+	close(sv[1]);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	run_block("write", -1, sv[0], 300, &o);
+	check_deadline_trap("write", &o);
+	buf_free(&o.out);
+	/* The reader gone: EPIPE, not a wait. */
+	close(sv[1]);
+	run_block("write", -1, sv[0], 10000, &o);
+	CHECK_INT(o.r, 0);
+	CHECK_INT(o.code, 1);
+	CHECK(strncmp((char *)o.out.data, "errno 64 after", 14) == 0);
+	buf_free(&o.out);
+	close(sv[0]);
+}
+
 int main(int argc, char **argv)
 {
 	char probe[4096];
@@ -521,5 +650,8 @@ int main(int argc, char **argv)
 	test_exit_and_trap();
 	test_stdin();
 	test_sockets();
+	/* A write to a socket whose reader is gone: EPIPE, as assay-keep. */
+	signal(SIGPIPE, SIG_IGN);
+	test_deadline();
 	return check_done();
 }

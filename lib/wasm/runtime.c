@@ -185,8 +185,6 @@ struct assay_wasm_store *assay_wasm_store_new(const struct assay_wasm_limits *li
 		s->limits.call_depth = WASM_DEFAULT_DEPTH;
 	if (s->limits.call_depth > 10000000u)
 		s->limits.call_depth = 10000000u;
-	if (!s->limits.max_module_bytes)
-		s->limits.max_module_bytes = WASM_MAX_MODULE_BYTES;
 	s->fuel_limited = s->limits.fuel != 0;
 	s->fuel = s->limits.fuel;
 	s->deadline_ns = s->limits.deadline_ns;
@@ -291,6 +289,11 @@ void assay_wasm_store_set_fuel(struct assay_wasm_store *s, uint64_t fuel)
 void assay_wasm_store_set_deadline(struct assay_wasm_store *s, uint64_t deadline_ns)
 {
 	s->deadline_ns = deadline_ns;
+}
+
+uint64_t assay_wasm_store_deadline(const struct assay_wasm_store *s)
+{
+	return s->deadline_ns;
 }
 
 /* ---- memories ---- */

@@ -668,6 +668,84 @@ static uint16_t x_sched_yield(struct ctx *c, const value_t *a)
 	return 0;
 }
 
+static uint64_t mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts_ns(&ts);
+}
+
+/* ---- blocking under the deadline ----
+ *
+ * The store's deadline bounds a module's time in the host as well as in
+ * wasm: a call that could block (a read from a pipe nobody writes to, an
+ * accept no client comes to, a write to a reader that stopped) first
+ * waits for its fd with poll(2), no longer than the deadline, then traps
+ * with the interpreter's message. Regular files and directories never
+ * block, and fds the module made non-blocking answer EAGAIN themselves:
+ * those go straight through. A write is capped to PIPE_BUF bytes once the
+ * fd is writable, which a pipe or socket then takes without blocking (a
+ * short write, which callers of fd_write loop over anyway). */
+
+static int deadline_trap(struct ctx *c)
+{
+	snprintf(c->call->trap->message, sizeof(c->call->trap->message),
+		 "deadline exceeded");
+	c->trapped = 1;
+	return -1;
+}
+
+/* Whether a call on f under a deadline must wait for it first. */
+static int bounded(struct ctx *c, const struct wasi_fd *f)
+{
+	int fl;
+
+	if (!assay_wasm_store_deadline(c->w->store) ||
+	    f->type == WASI_FILETYPE_REGULAR_FILE ||
+	    f->type == WASI_FILETYPE_DIRECTORY)
+		return 0;
+	fl = fcntl(f->host, F_GETFL);
+	return fl >= 0 && !(fl & O_NONBLOCK);
+}
+
+/* 0 when f is ready for events (or an error is, which the call itself
+ * then reports), or when the call cannot block; -1 after a trap when the
+ * deadline came first. */
+static int wait_ready(struct ctx *c, const struct wasi_fd *f, short events)
+{
+	uint64_t dl = assay_wasm_store_deadline(c->w->store), now, ms;
+	struct pollfd p = { .fd = f->host, .events = events };
+	int r;
+
+	if (!bounded(c, f))
+		return 0;
+	for (;;) {
+		now = mono_now();
+		if (now >= dl)
+			return deadline_trap(c);
+		ms = (dl - now + 999999) / 1000000;
+		r = poll(&p, 1, ms > INT_MAX ? INT_MAX : (int)ms);
+		if (r > 0 || (r < 0 && errno != EINTR))
+			return 0;
+	}
+}
+
+/* Keeps the first max bytes of an iovec array. */
+static void iovs_cap(struct iovec *v, int *n, size_t max)
+{
+	int i;
+
+	for (i = 0; i < *n; i++) {
+		if (v[i].iov_len >= max) {
+			v[i].iov_len = max;
+			*n = i + 1;
+			return;
+		}
+		max -= v[i].iov_len;
+	}
+}
+
 /* ---- fds: reading and writing ---- */
 
 static uint16_t rw(struct ctx *c, const value_t *a, int write, int at)
@@ -692,6 +770,14 @@ static uint16_t rw(struct ctx *c, const value_t *a, int write, int at)
 	e = get_iovs(c, A32(1), A32(2), &v, &n);
 	if (e)
 		return e;
+	if (!at && bounded(c, f)) {
+		if (wait_ready(c, f, write ? POLLOUT : POLLIN)) {
+			free(v);
+			return 0;
+		}
+		if (write)
+			iovs_cap(v, &n, PIPE_BUF);
+	}
 	do {
 		if (at)
 			r = write ? pwritev(f->host, v, n, (off_t)off) :
@@ -1588,14 +1674,6 @@ struct poll_sub {
 	int pidx;		/* fd: index in the pollfd array, or -1 */
 };
 
-static uint64_t mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts_ns(&ts);
-}
-
 static uint64_t sat_add(uint64_t a, uint64_t b)
 {
 	return a + b < a ? UINT64_MAX : a + b;
@@ -1754,9 +1832,14 @@ static uint16_t x_poll_oneoff(struct ctx *c, const value_t *a)
 		goto out;
 	for (;;) {
 		uint64_t now = mono_now(), wait = UINT64_MAX;
+		uint64_t dl = assay_wasm_store_deadline(c->w->store);
 		struct timespec ts;
 		int r;
 
+		if (dl && now >= dl) {
+			deadline_trap(c);
+			goto out;
+		}
 		any = 0;
 		for (i = 0; i < n; i++) {
 			if (subs[i].immediate)
@@ -1768,6 +1851,10 @@ static uint16_t x_poll_oneoff(struct ctx *c, const value_t *a)
 				else if (subs[i].due - now < wait)
 					wait = subs[i].due - now;
 			}
+		}
+		if (dl && dl - now < wait) {
+			wait = dl - now;
+			any = 1;
 		}
 		ts.tv_sec = (time_t)(wait / 1000000000u);
 		ts.tv_nsec = (long)(wait % 1000000000u);
@@ -1829,6 +1916,8 @@ static uint16_t x_sock_accept(struct ctx *c, const value_t *a)
 		return WASI_EINVAL;
 	if (!pfd)
 		return WASI_EFAULT;
+	if (wait_ready(c, f, POLLIN))
+		return 0;
 	do
 		host = accept4(f->host, NULL, NULL, SOCK_CLOEXEC |
 			       (A32(1) & FDFLAGS_NONBLOCK ? SOCK_NONBLOCK : 0));
@@ -1849,6 +1938,46 @@ static uint16_t x_sock_accept(struct ctx *c, const value_t *a)
 		return e;
 	put32(pfd, nfd);
 	return 0;
+}
+
+/* recvmsg under the deadline: waits for data, takes what is there, and
+ * with WAITALL goes on until the buffers are full or the peer is done.
+ * The iovecs are advanced in place as they fill. */
+static ssize_t recv_bounded(struct ctx *c, const struct wasi_fd *f,
+			    struct msghdr *msg, uint32_t ri)
+{
+	int flags = MSG_DONTWAIT | (ri & RIFLAGS_PEEK ? MSG_PEEK : 0);
+	size_t got = 0, want = 0, i;
+	ssize_t r;
+
+	for (i = 0; i < msg->msg_iovlen; i++)
+		want += msg->msg_iov[i].iov_len;
+	for (;;) {
+		if (wait_ready(c, f, POLLIN))
+			return -1;
+		r = recvmsg(f->host, msg, flags);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r < 0)
+			return got ? (ssize_t)got : -1;
+		got += (size_t)r;
+		/* A peek looks at the same bytes again: one is enough. */
+		if (!r || got >= want || !(ri & RIFLAGS_WAITALL) ||
+		    (ri & RIFLAGS_PEEK))
+			return (ssize_t)got;
+		while (r > 0) {
+			size_t take = (size_t)r < msg->msg_iov->iov_len ?
+				      (size_t)r : msg->msg_iov->iov_len;
+
+			msg->msg_iov->iov_base = (uint8_t *)msg->msg_iov->iov_base + take;
+			msg->msg_iov->iov_len -= take;
+			r -= (ssize_t)take;
+			if (!msg->msg_iov->iov_len) {
+				msg->msg_iov++;
+				msg->msg_iovlen--;
+			}
+		}
+	}
 }
 
 static uint16_t x_sock_recv(struct ctx *c, const value_t *a)
@@ -1875,11 +2004,18 @@ static uint16_t x_sock_recv(struct ctx *c, const value_t *a)
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = v;
 	msg.msg_iovlen = (size_t)n;
-	do
-		r = recvmsg(f->host, &msg,
-			    (ri & RIFLAGS_PEEK ? MSG_PEEK : 0) |
-			    (ri & RIFLAGS_WAITALL ? MSG_WAITALL : 0));
-	while (r < 0 && errno == EINTR);
+	if (bounded(c, f))
+		r = recv_bounded(c, f, &msg, ri);
+	else
+		do
+			r = recvmsg(f->host, &msg,
+				    (ri & RIFLAGS_PEEK ? MSG_PEEK : 0) |
+				    (ri & RIFLAGS_WAITALL ? MSG_WAITALL : 0));
+		while (r < 0 && errno == EINTR);
+	if (c->trapped) {
+		free(v);
+		return 0;
+	}
 	e = r < 0 ? host_err() : 0;
 	free(v);
 	if (!e) {
@@ -1912,10 +2048,21 @@ static uint16_t x_sock_send(struct ctx *c, const value_t *a)
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = v;
 	msg.msg_iovlen = (size_t)n;
-	/* EPIPE to the module, not SIGPIPE to the host. */
-	do
-		r = sendmsg(f->host, &msg, MSG_NOSIGNAL);
-	while (r < 0 && errno == EINTR);
+	/* EPIPE to the module, not SIGPIPE to the host. Under a deadline,
+	 * what fits once the socket is writable: a short send. */
+	if (bounded(c, f)) {
+		do {
+			if (wait_ready(c, f, POLLOUT)) {
+				free(v);
+				return 0;
+			}
+			r = sendmsg(f->host, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		} while (r < 0 && (errno == EINTR || errno == EAGAIN));
+	} else {
+		do
+			r = sendmsg(f->host, &msg, MSG_NOSIGNAL);
+		while (r < 0 && errno == EINTR);
+	}
 	e = r < 0 ? host_err() : 0;
 	free(v);
 	if (!e)
