@@ -1,9 +1,9 @@
-/* The C programs of keep/tests/progs, built natively and for wasm32-wasi
- * at build time, run both ways with the same arguments, environment,
- * input and an empty working directory: same standard output, same exit
- * status, same files left behind. Then the hostile module (escape.c,
- * wasm only) against a directory with ways out: every one refused, the
- * outside untouched.
+/* The C programs of keep/tests/progs and the benchmark kernels of
+ * bench/wasm, built natively and for wasm32-wasi at build time, run both
+ * ways with the same arguments, environment, input and an empty working
+ * directory: same standard output, same exit status, same files left
+ * behind. Then the hostile module (escape.c, wasm only) against a
+ * directory with ways out: every one refused, the outside untouched.
  *
  * Usage: test_keep_progs ASSAY-KEEP PROGS-BUILD-DIR ESCAPE.expected
  *        (the wasm files missing: no toolchain at build time, skipped) */
@@ -42,6 +42,13 @@ static const struct prog_case cases[] = {
 	{ "exitcode", { "abort", NULL }, { NULL }, NULL },
 	{ "clockrand", { NULL }, { NULL }, NULL },
 	{ "fileio", { NULL }, { NULL }, NULL },
+	/* The kernels of bench/wasm.sh (bench/wasm/), small sizes. */
+	{ "sha256", { "3", NULL }, { NULL }, NULL },
+	{ "sort", { "3000", NULL }, { NULL }, NULL },
+	{ "matmul", { "2", NULL }, { NULL }, NULL },
+	{ "vm", { "3000", NULL }, { NULL }, NULL },
+	{ "lz", { "1", NULL }, { NULL }, NULL },
+	{ "hashtab", { "2", NULL }, { NULL }, NULL },
 };
 
 static const char *keep, *progs;

@@ -950,6 +950,13 @@ static void wc_push_same(struct wc *c, const struct wc_opnd *e, uint8_t type)
 
 	if (!n)
 		return;
+	if (e->kind == WC_HOME && e->slot != n->slot && !c->dead) {
+		/* the second operand (a constant first operand of a
+		 * commutative op was swapped away): its home is one up */
+		wc_op(c, WASM_X_MOV);
+		wc_emit(c, n->slot);
+		wc_emit(c, e->slot);
+	}
 	if (e->kind != WC_HOME)
 		n->slot = e->slot;
 	n->val = e->val;

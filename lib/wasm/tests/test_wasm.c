@@ -531,6 +531,35 @@ static void test_arith(void)
 		CHECK_INT(run_i32(&spec_, a, 1, &trap), 0x7ffffffc);
 	}
 	{
+		/* 0 + x*3, 0 | x*3, 0 ^ x*3, 1 * x*3, -1 & x*3 where x*3 was
+		 * computed: the constant first operand is swapped away, x*3
+		 * is its identity and must be taken from its own slot, not
+		 * from the slot below (which holds x*7 here). Found by the
+		 * differential fuzzer (fuzz/diff_wasm.sh). */
+		static const uint8_t ops[5][2] = {
+			{ 0, I32_ADD }, { 0, 0x72 }, { 0, 0x73 }, { 1, I32_MUL }, { 0x7f, 0x71 },
+		};
+		size_t k;
+
+		for (k = 0; k < 5; k++) {
+			const uint8_t body[] = { LGET(0), I32C(7), I32_MUL, DROP,
+						 I32C(ops[k][0]), LGET(0), I32C(3), I32_MUL,
+						 ops[k][1], END };
+			struct fspec s = { "i", "i", "", body, sizeof(body), 1, -1, NULL, 0 };
+
+			a[0] = vi32(5);
+			CHECK_INT(run_i32(&s, a, 1, &trap), 15);
+			CHECK_STR(trap, "");
+		}
+	}
+	{
+		/* the same in i64: 0 + x*3 */
+		FSPEC("I", "i", "", LGET(0), I64C(7), 0x7e, DROP, I64C(0), LGET(0), I64C(3),
+		      0x7e, 0x7c, 0xa7, END);
+		a[0] = vi64(5);
+		CHECK_INT(run_i32(&spec_, a, 1, &trap), 15);
+	}
+	{
 		/* (x >> 4) & 0xf, fused, then retargeted to a local */
 		FSPEC("i", "i", "i", LGET(0), I32C(4), 0x76, I32C(15), 0x71, LSET(1),
 		      LGET(1), END);
