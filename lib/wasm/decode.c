@@ -420,7 +420,10 @@ int wasm_read_instr(struct wasm_reader *r, struct wasm_instr *in, int has_data_c
 		} else if (op >= 0x45 && op <= 0xc4) {
 			/* numeric: no immediates */
 		} else {
-			wasm_reader_fail(r, "illegal opcode");
+			/* The spec's text first: its tests match the prefix. */
+			wasm_reader_fail(r, op == 0xfd ? "illegal opcode 0xfd (SIMD, "
+					 "which this engine does not support)" :
+					 "illegal opcode");
 			return -1;
 		}
 	}

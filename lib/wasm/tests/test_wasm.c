@@ -366,6 +366,9 @@ static void test_decode_errors(void)
 	/* an unknown opcode in a body */
 	static const uint8_t badop[] = { 0, 'a', 's', 'm', 1, 0, 0, 0,
 		1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 10, 5, 1, 3, 0, 0xff, 0x0b };
+	/* a SIMD instruction (v128.const): named, not just unknown */
+	static const uint8_t simd[] = { 0, 'a', 's', 'm', 1, 0, 0, 0,
+		1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 10, 6, 1, 4, 0, 0xfd, 0x0c, 0x0b };
 	/* a body without its end */
 	static const uint8_t noend[] = { 0, 'a', 's', 'm', 1, 0, 0, 0,
 		1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 10, 4, 1, 2, 0, 0x01 };
@@ -393,6 +396,8 @@ static void test_decode_errors(void)
 	CHECK(starts_with(load_error(locals, sizeof(locals)), "malformed: too many locals"));
 	CHECK(starts_with(load_error(locals2, sizeof(locals2)), "malformed: too many locals"));
 	CHECK(starts_with(load_error(badop, sizeof(badop)), "malformed: illegal opcode"));
+	CHECK(starts_with(load_error(simd, sizeof(simd)),
+			  "malformed: illegal opcode 0xfd (SIMD, which this engine does not support)"));
 	CHECK(starts_with(load_error(noend, sizeof(noend)), "malformed: unexpected end"));
 	CHECK(starts_with(load_error(NULL, 0), "malformed: unexpected end"));
 }
