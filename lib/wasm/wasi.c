@@ -588,36 +588,34 @@ static uint64_t ts_ns(const struct timespec *ts)
 	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
 }
 
-static uint16_t x_clock_res_get(struct ctx *c, const value_t *a)
+/* clock_res_get and clock_time_get: the same checks, then one query of
+ * the host clock into the module's u64 at ptr. */
+static uint16_t clock_query(struct ctx *c, uint32_t wasi_id, uint32_t at,
+			    int (*query)(clockid_t, struct timespec *))
 {
-	uint8_t *p = ptr(c, A32(1), 8);
+	uint8_t *p = ptr(c, at, 8);
 	struct timespec ts;
 	clockid_t id;
 
-	if (host_clock(A32(0), &id))
+	if (host_clock(wasi_id, &id))
 		return WASI_EINVAL;
 	if (!p)
 		return WASI_EFAULT;
-	if (clock_getres(id, &ts))
+	if (query(id, &ts))
 		return host_err();
 	put64(p, ts_ns(&ts));
 	return 0;
 }
 
+static uint16_t x_clock_res_get(struct ctx *c, const value_t *a)
+{
+	return clock_query(c, A32(0), A32(1), clock_getres);
+}
+
+/* The precision argument (a[1]) is a hint the host may ignore. */
 static uint16_t x_clock_time_get(struct ctx *c, const value_t *a)
 {
-	uint8_t *p = ptr(c, A32(2), 8);
-	struct timespec ts;
-	clockid_t id;
-
-	if (host_clock(A32(0), &id))
-		return WASI_EINVAL;
-	if (!p)
-		return WASI_EFAULT;
-	if (clock_gettime(id, &ts))
-		return host_err();
-	put64(p, ts_ns(&ts));
-	return 0;
+	return clock_query(c, A32(0), A32(2), clock_gettime);
 }
 
 static uint16_t x_random_get(struct ctx *c, const value_t *a)
