@@ -486,6 +486,14 @@ static int wasm_scan_expr(struct wasm_reader *r, int has_data_count, struct wasm
 		if ((in.op == WASM_OP_MEMORY_INIT || in.op == WASM_OP_DATA_DROP) && in.n)
 			sc->needs_data_count = 1;
 		if (in.op == WASM_OP_BLOCK || in.op == WASM_OP_LOOP || in.op == WASM_OP_IF) {
+			/* Each open block costs the translator a control
+			 * entry: without a bound, a body of nested blocks
+			 * would make it allocate far more than its size. */
+			if (depth == WASM_MAX_BLOCK_DEPTH) {
+				wasm_reader_fail(r, "blocks nested too deeply "
+						 "(implementation limit)");
+				break;
+			}
 			if (depth == cap) {
 				nk = kinds == small ? malloc(cap * 2) : realloc(kinds, cap * 2);
 				if (!nk) {

@@ -72,6 +72,7 @@ union wasm_val {
 /* ---- implementation limits (beyond the spec's, to stay safe) ---- */
 
 #define WASM_MAX_MODULE_BYTES ((size_t)256 << 20)
+#define WASM_MAX_BLOCK_DEPTH 100000u	/* open blocks in one function body */
 #define WASM_MAX_LOCALS 50000		/* per function, params included */
 #define WASM_MAX_FUNC_VALUES 255	/* params or results of a type */
 #define WASM_MAX_PAGES 65536u
