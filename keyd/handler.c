@@ -65,6 +65,14 @@ struct provider *keyd_provider(struct keyd *k, uint8_t id)
 }
 
 /* Encodes a result message into the response body. */
+/* A client's plaintext in an unpacked request: wiped before the request
+ * is freed, as buf_free wipes the request bytes it came from. */
+static void wipe_bin(ProtobufCBinaryData *b)
+{
+	if (b->data)
+		secure_wipe(b->data, b->len);
+}
+
 static int reply(struct req *r, const ProtobufCMessage *m)
 {
 	size_t n = protobuf_c_message_get_packed_size(m);
@@ -521,8 +529,7 @@ static int op_import_key(struct req *r)
 		return PARSEC_DESERIALIZING_BODY_FAILED;
 	int st = op->data.len ? make_key(r, op->key_name, op->attributes, &op->data)
 			      : PSA_ERR_INVALID_ARGUMENT;
-	if (op->data.data)
-		secure_wipe(op->data.data, op->data.len);
+	wipe_bin(&op->data);
 	psa_import_key__operation__free_unpacked(op, NULL);
 	buf_reset(r->out);
 	return st;
@@ -797,6 +804,7 @@ static int op_asymmetric_encrypt(struct req *r)
 	if (!op)
 		return PARSEC_DESERIALIZING_BODY_FAILED;
 	int st = asymmetric(r, 1, op->key_name, op->alg, &op->plaintext, &op->salt);
+	wipe_bin(&op->plaintext);
 	psa_asymmetric_encrypt__operation__free_unpacked(op, NULL);
 	return st;
 }
@@ -848,6 +856,7 @@ static int op_aead_encrypt(struct req *r)
 	if (!op)
 		return PARSEC_DESERIALIZING_BODY_FAILED;
 	int st = aead(r, 1, op->key_name, op->alg, &op->nonce, &op->additional_data, &op->plaintext);
+	wipe_bin(&op->plaintext);
 	psa_aead_encrypt__operation__free_unpacked(op, NULL);
 	return st;
 }
@@ -897,6 +906,7 @@ static int op_cipher_encrypt(struct req *r)
 	if (!op)
 		return PARSEC_DESERIALIZING_BODY_FAILED;
 	int st = cipher(r, 1, op->key_name, (int)op->alg, &op->plaintext);
+	wipe_bin(&op->plaintext);
 	psa_cipher_encrypt__operation__free_unpacked(op, NULL);
 	return st;
 }

@@ -19,6 +19,7 @@
 #include "util/error.h"
 #include "util/file.h"
 #include "util/log.h"
+#include "util/secure.h"
 
 static long long now_ms(void)
 {
@@ -124,6 +125,8 @@ void server_serve(struct keyd *k, int fd, int timeout_ms)
 	keyd_handle(k, req.data, req.len, &peer, &resp);
 	write_full(fd, resp.data, resp.len, deadline);
 out:
+	/* The request's first bytes may be key material or a token. */
+	secure_wipe(first, sizeof first);
 	buf_free(&req);
 	buf_free(&resp);
 	close(fd);

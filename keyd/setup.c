@@ -95,7 +95,7 @@ static int open_providers(struct keyd *k, const struct config *cfg, char *err, s
 
 int keyd_open(struct keyd *k, const struct config *cfg, char *err, size_t errlen)
 {
-	char db[PATH_MAX], why[512];
+	char db[PATH_MAX], why[512] = "state_dir: path too long";
 	memset(k, 0, sizeof *k);
 	k->max_body = (size_t)config_int(cfg, "max_body");
 	k->version = ASSAY_VERSION;

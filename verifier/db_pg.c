@@ -15,6 +15,7 @@
 #include "crypto/crypto.h"
 #include "store/pg.h"
 #include "util/encode.h"
+#include "util/error.h"
 #include "util/log.h"
 #include "verifier/verifier.h"
 
@@ -392,7 +393,13 @@ struct verifier_db *verifier_db_pg_open(const char *url, const char *verifier_id
 	}
 	db->base.ops = &ops;
 	snprintf(db->id, sizeof db->id, "%s", verifier_id);
-	crypto_random(r, sizeof r);
+	/* The instance id tells two processes with one verifier id apart:
+	 * it must not be predictable. */
+	if (crypto_random(r, sizeof r) < 0) {
+		error_set(err, errlen, "no randomness for the instance id");
+		free(db);
+		return NULL;
+	}
 	for (size_t i = 0; i < sizeof r; i++)
 		snprintf(db->instance + 2 * i, 3, "%02x", r[i]);
 	db->pg = pg_open(url, "verifier", schema, sizeof schema / sizeof *schema, err,

@@ -973,10 +973,12 @@ int assay_key_generate_random(struct assay_key_client *c, size_t n, uint8_t **ou
 		      &res);
 	if (st != ASSAY_KEY_OK)
 		return st;
-	if (res->random_bytes.len != n)
+	if (res->random_bytes.len != n) {
 		st = assaykey_fail(c, ASSAY_KEY_INVALID_ENCODING, "%zu random bytes asked for, "
 				   "%zu came", n, res->random_bytes.len);
-	else
+		if (res->random_bytes.data)
+			secure_wipe(res->random_bytes.data, res->random_bytes.len);
+	} else
 		st = give(c, &res->random_bytes, out, &len);
 	psa_generate_random__result__free_unpacked(res, NULL);
 	return st;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/error.h"
 #include "util/log.h"
 
 /* An arbitrary constant of ours: the advisory lock held while migrating. */
@@ -172,9 +173,22 @@ struct pg *pg_open(const char *url, const char *component,
 	 * after the defaults before it. */
 	const char *const keys[] = { "connect_timeout", "application_name", "dbname", NULL };
 	const char *const vals[] = { "5", component, url, NULL };
+	/* libpq quotes a URI it cannot parse whole, password included, in
+	 * its message: such a URI is refused here without being shown. */
+	char *perr = NULL;
+	PQconninfoOption *parsed = PQconninfoParse(url, &perr);
+	if (!parsed) {
+		PQfreemem(perr);
+		error_set(err, errlen, "database: database_url does not parse as a "
+			  "PostgreSQL URI (not shown: it may hold a password)");
+		pg_close(p);
+		return NULL;
+	}
+	PQconninfoFree(parsed);
 	p->conn = PQconnectdbParams(keys, vals, 1);
 	if (!p->conn || PQstatus(p->conn) != CONNECTION_OK) {
-		/* libpq's message names host and port, never the password. */
+		/* The URI parsed: libpq's message names host and port now,
+		 * not the password. */
 		set_error(p, p->conn ? PQerrorMessage(p->conn) : "out of memory");
 		snprintf(err, errlen, "database: %s", p->error);
 		pg_close(p);
