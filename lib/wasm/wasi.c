@@ -707,17 +707,15 @@ static int bounded(struct ctx *c, const struct wasi_fd *f)
 	return fl >= 0 && !(fl & O_NONBLOCK);
 }
 
-/* 0 when f is ready for events (or an error is, which the call itself
- * then reports), or when the call cannot block; -1 after a trap when the
- * deadline came first. */
-static int wait_ready(struct ctx *c, const struct wasi_fd *f, short events)
+/* For a call that bounded() said may block: 0 when f is ready for events
+ * (or an error is, which the call itself then reports); -1 after a trap
+ * when the deadline came first. */
+static int wait_fd(struct ctx *c, const struct wasi_fd *f, short events)
 {
 	uint64_t dl = assay_wasm_store_deadline(c->w->store), now, ms;
 	struct pollfd p = { .fd = f->host, .events = events };
 	int r;
 
-	if (!bounded(c, f))
-		return 0;
 	for (;;) {
 		now = mono_now();
 		if (now >= dl)
@@ -769,7 +767,7 @@ static uint16_t rw(struct ctx *c, const value_t *a, int write, int at)
 	if (e)
 		return e;
 	if (!at && bounded(c, f)) {
-		if (wait_ready(c, f, write ? POLLOUT : POLLIN)) {
+		if (wait_fd(c, f, write ? POLLOUT : POLLIN)) {
 			free(v);
 			return 0;
 		}
@@ -1802,7 +1800,7 @@ static uint32_t collect(const struct poll_sub *subs, uint32_t n,
 static uint16_t x_poll_oneoff(struct ctx *c, const value_t *a)
 {
 	uint32_t n = A32(2), i, nev = 0;
-	uint8_t *in, *out, *pn, *ev = NULL;
+	uint8_t *in, *out, *pn;
 	struct poll_sub *subs = NULL;
 	struct pollfd *pfds = NULL;
 	int npfd = 0, any;
@@ -1820,8 +1818,7 @@ static uint16_t x_poll_oneoff(struct ctx *c, const value_t *a)
 		return WASI_EFAULT;
 	subs = calloc(n, sizeof(*subs));
 	pfds = calloc(n, sizeof(*pfds));
-	ev = calloc(n, EVENT_SIZE);
-	if (!subs || !pfds || !ev) {
+	if (!subs || !pfds) {
 		e = WASI_ENOMEM;
 		goto out;
 	}
@@ -1862,16 +1859,17 @@ static uint16_t x_poll_oneoff(struct ctx *c, const value_t *a)
 			e = host_err();
 			goto out;
 		}
-		nev = collect(subs, n, pfds, mono_now(), ev);
+		/* Straight into the module's buffer: what collect needs of
+		 * the subscriptions (which may share it) is in subs by now,
+		 * and it writes only when something is ready. */
+		nev = collect(subs, n, pfds, mono_now(), out);
 		if (nev)
 			break;
 	}
-	memcpy(out, ev, (size_t)nev * EVENT_SIZE);
 	put32(pn, nev);
 out:
 	free(subs);
 	free(pfds);
-	free(ev);
 	return e;
 }
 
@@ -1914,7 +1912,7 @@ static uint16_t x_sock_accept(struct ctx *c, const value_t *a)
 		return WASI_EINVAL;
 	if (!pfd)
 		return WASI_EFAULT;
-	if (wait_ready(c, f, POLLIN))
+	if (bounded(c, f) && wait_fd(c, f, POLLIN))
 		return 0;
 	do
 		host = accept4(f->host, NULL, NULL, SOCK_CLOEXEC |
@@ -1951,7 +1949,7 @@ static ssize_t recv_bounded(struct ctx *c, const struct wasi_fd *f,
 	for (i = 0; i < msg->msg_iovlen; i++)
 		want += msg->msg_iov[i].iov_len;
 	for (;;) {
-		if (wait_ready(c, f, POLLIN))
+		if (wait_fd(c, f, POLLIN))
 			return -1;
 		r = recvmsg(f->host, msg, flags);
 		if (r < 0 && (errno == EINTR || errno == EAGAIN))
@@ -2050,7 +2048,7 @@ static uint16_t x_sock_send(struct ctx *c, const value_t *a)
 	 * what fits once the socket is writable: a short send. */
 	if (bounded(c, f)) {
 		do {
-			if (wait_ready(c, f, POLLOUT)) {
+			if (wait_fd(c, f, POLLOUT)) {
 				free(v);
 				return 0;
 			}
