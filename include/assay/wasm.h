@@ -16,9 +16,10 @@
  * Objects: a module is read-only once loaded and may be instantiated many
  * times. An instance owns (or shares, when imported) memories, tables,
  * globals and functions: "externs". Externs from one instance can satisfy
- * another's imports (the spec tests' "register"), so externs are
- * reference-counted by the store they live in: every instance belongs to a
- * store, and a store is freed as a whole. A store is used by one thread at
+ * another's imports (the spec tests' "register"), so externs live as long
+ * as the store they belong to: every instance belongs to a store, and a
+ * store is freed as a whole. Modules alone are reference-counted: one may
+ * be freed while instances of it live on. A store is used by one thread at
  * a time.
  *
  * Errors: functions that can fail return 0 or -1 and fill err (errlen
@@ -88,7 +89,8 @@ struct assay_wasm_module;
 
 struct assay_wasm_module *assay_wasm_module_load(const uint8_t *bytes, size_t len,
 						 char *err, size_t errlen);
-/* Decode and validate only (for tests and fuzzing): 0 or -1 with err. The
+/* Load (decode, validate, translate) and free at once, for tests and
+ * fuzzing: 0 or -1 with err, the same as assay_wasm_module_load's. The
  * message tells a malformed binary ("malformed: ...") from an invalid
  * module ("invalid: ..."), as the spec tests distinguish. */
 int assay_wasm_module_validate(const uint8_t *bytes, size_t len, char *err, size_t errlen);
@@ -187,8 +189,9 @@ struct assay_wasm_extern {
 
 /* Instantiates m in s with imports[i] for the module's i-th import (types
  * and limits checked: "incompatible import type"). A trap in a segment or
- * the start function is reported as -1 with trap filled (the spec's
- * assert_uninstantiable); other failures fill err. The instance stays in
+ * the start function is reported as NULL with trap filled and err left
+ * as it was (the spec's assert_uninstantiable); other failures return NULL
+ * and fill err. The instance stays in
  * the store even when its start function traps (the spec says its
  * externs may already be shared). */
 struct assay_wasm_instance *assay_wasm_instantiate(struct assay_wasm_store *s,
