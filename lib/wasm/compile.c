@@ -1038,8 +1038,10 @@ static void wc_numeric(struct wc *c, const struct wc_numop *o, uint32_t op)
 			return;
 		}
 	}
-	if (b.kind == WC_CONST && wc_imm_of(x) != WASM_X_COUNT) {
-		enum wasm_xop xi = wc_imm_of(x);
+	/* An op with an immediate form; o's own when x was not swapped. */
+	enum wasm_xop xi = b.kind != WC_CONST ? WASM_X_COUNT :
+			   x == o->xop ? o->imm_xop : wc_imm_of(x);
+	if (xi != WASM_X_COUNT) {
 		uint32_t sa, shift;
 		int is64 = o->in1 == WASM_T_I64;
 
@@ -2189,21 +2191,17 @@ int wasm_compile_func(struct assay_wasm_module *m, uint32_t i, char *err, size_t
 		wc_free(&c);
 		return -1;
 	}
-	code->type = c.ft;
 	code->n_params = c.ft->n_params;
-	code->n_results = c.ft->n_results;
 	code->n_locals = c.n_locals;
 	code->n_consts = c.n_consts;
 	code->frame_slots = c.stack_base + c.max_height;
-	if (code->frame_slots < code->n_results)
-		code->frame_slots = code->n_results;
-	code->func_idx = c.fidx;
+	if (code->frame_slots < c.ft->n_results)
+		code->frame_slots = c.ft->n_results;
 	code->entry_fuel = c.entry_fuel;
 	code->words = realloc(c.code, c.n * sizeof(*c.code));
 	if (!code->words)
 		code->words = c.code;
 	c.code = NULL;
-	code->n_words = (uint32_t)c.n;
 	code->consts = c.consts;
 	c.consts = NULL;
 	wc_free(&c);

@@ -26,6 +26,8 @@
 #define WASM_MAX_GLOBALS 1000000u
 #define WASM_MAX_SEGMENTS 100000u
 #define WASM_MAX_TABLES 100000u
+#define WASM_MAX_MEMORIES 100000u
+#define WASM_CANON_TYPES 4096u	/* types canonicalised at load (quadratic) */
 #define WASM_MAX_ELEM_ITEMS 2000000u	/* all element segments together */
 #define WASM_MAX_BODY 7654321u
 #define WASM_MAX_TYPE_VALUES 1000u	/* the validator's limit is lower */
@@ -653,11 +655,12 @@ static void wasm_sec_types(struct wasm_decoder *d)
 		t->n_results = nr;
 		m->n_types = i + 1;
 		/* Canonical index: equal types share one, so call_indirect
-		 * within a module compares pointers. Linear, but only against
-		 * earlier types with the same shape's hash would be faster;
-		 * modules have few types. */
+		 * within a module mostly compares indexes. The search is
+		 * quadratic, so only the first WASM_CANON_TYPES types take
+		 * part; later ones keep their own index, and call_indirect
+		 * then compares the types' structure (interp.c). */
 		m->canon[i] = i;
-		for (k = 0; k < i && i < 4096; k++)
+		for (k = 0; k < i && i < WASM_CANON_TYPES; k++)
 			if (wasm_functype_equal(&m->types[k], t)) {
 				m->canon[i] = k;
 				break;
@@ -742,7 +745,7 @@ static void wasm_sec_mems(struct wasm_decoder *d)
 {
 	struct wasm_reader *r = &d->r;
 	struct assay_wasm_module *m = d->m;
-	uint32_t n = wasm_read_count(r, WASM_MAX_TABLES, "too many memories"), i;
+	uint32_t n = wasm_read_count(r, WASM_MAX_MEMORIES, "too many memories"), i;
 
 	if (r->err)
 		return;

@@ -224,16 +224,15 @@ static inline uint64_t sat_u64(double x)
 
 /* ---- the interpreter ---- */
 
-static inline const struct wasm_code *wasm_code_at(const uint32_t *w)
-{
-	uint64_t v = (uint64_t)w[0] | (uint64_t)w[1] << 32;
-
-	return (const struct wasm_code *)(uintptr_t)v;
-}
-
 static inline uint64_t wasm_imm64(const uint32_t *w)
 {
 	return (uint64_t)w[0] | (uint64_t)w[1] << 32;
+}
+
+/* A callee's code, its pointer stored in two words. */
+static inline const struct wasm_code *wasm_code_at(const uint32_t *w)
+{
+	return (const struct wasm_code *)(uintptr_t)wasm_imm64(w);
 }
 
 #define WASM_XOP_LABEL(name) [WASM_X_##name] = &&L_##name - &&L_UNREACHABLE,

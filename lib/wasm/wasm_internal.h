@@ -375,16 +375,13 @@ enum wasm_xop { WASM_XOPS(WASM_XOP_ENUM) WASM_X_COUNT };
 
 /* A translated function. */
 struct wasm_code {
-	const struct wasm_functype *type;
 	uint32_t *words;		/* the internal code */
-	uint32_t n_words;
-	uint32_t n_params, n_results;
+	uint32_t n_params;
 	uint32_t n_locals;		/* params included */
 	uint32_t n_consts;
 	uint32_t frame_slots;		/* everything the frame may use */
 	uint32_t entry_fuel;		/* charged on each call */
 	uint64_t *consts;
-	uint32_t func_idx;
 };
 
 /* The handler offsets of interp.c, indexed by enum wasm_xop. */
