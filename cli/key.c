@@ -927,8 +927,9 @@ static int csr_san(struct key_ctx *k, X509_REQ *req)
 	if (!config_isset(k->cfg, "san") || !*config_str(k->cfg, "san"))
 		return 0;
 	struct buf spec = BUF_INIT;
-	char list[2048], *save = NULL;
-	snprintf(list, sizeof list, "%s", config_str(k->cfg, "san"));
+	char *list = strdup(config_str(k->cfg, "san")), *save = NULL;
+	if (!list)
+		return fail_msg(k, 1, "out of memory");
 	for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		unsigned char ip[16];
 		int is_ip = inet_pton(AF_INET, t, ip) == 1 || inet_pton(AF_INET6, t, ip) == 1;
@@ -944,6 +945,7 @@ static int csr_san(struct key_ctx *k, X509_REQ *req)
 	X509_EXTENSION_free(ext);
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	buf_free(&spec);
+	free(list);
 	return ok ? 0 : fail_msg(k, 2, "--san: '%s' is not a list of DNS names and IP addresses",
 				 config_str(k->cfg, "san"));
 }

@@ -388,7 +388,7 @@ struct verifier_db *verifier_db_pg_open(const char *url, const char *verifier_id
 	struct pg_db *db = calloc(1, sizeof *db);
 	uint8_t r[16];
 	if (!db) {
-		snprintf(err, errlen, "out of memory");
+		error_set(err, errlen, "out of memory");
 		return NULL;
 	}
 	db->base.ops = &ops;

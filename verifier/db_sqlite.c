@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "store/store.h"
+#include "util/error.h"
 #include "verifier/verifier.h"
 
 static const char *const schema[] = {
@@ -290,7 +291,7 @@ struct verifier_db *verifier_db_sqlite_open(const char *path, char *err, size_t 
 {
 	struct sqlite_db *db = calloc(1, sizeof *db);
 	if (!db) {
-		snprintf(err, errlen, "out of memory");
+		error_set(err, errlen, "out of memory");
 		return NULL;
 	}
 	db->base.ops = &ops;

@@ -105,7 +105,7 @@ static void drop_all(struct verifier *v, const char *why)
 	idlist_free(&s.gone);
 }
 
-static int adopt_missing(const char *id, json_t *value, struct verifier *v)
+static int adopt_missing(const char *id, struct verifier *v)
 {
 	if (map_get(v->agents, id))
 		return 0;
@@ -152,7 +152,7 @@ static void tick(struct verifier *v)
 	const char *id;
 	json_t *val;
 	json_object_foreach(owned, id, val)
-		if (adopt_missing(id, val, v) < 0)
+		if (adopt_missing(id, v) < 0)
 			break;
 	json_decref(owned);
 	if (mine < share) {

@@ -478,7 +478,9 @@ int assaykey_call(struct assay_key_client *c, uint32_t opcode, const ProtobufCMe
 	st = pack(c, op, &body);
 	if (st == ASSAY_KEY_OK) {
 		parsec_message(&req, &h, body.data, body.len, auth, auth_len);
-		if (!req.data)
+		/* Whole or not at all: a header sent without the body it
+		 * announces would end in a misleading timeout. */
+		if (req.len != PARSEC_HEADER_SIZE + body.len + auth_len)
 			st = assaykey_fail(c, ASSAY_KEY_PSA_ERR_INSUFFICIENT_MEMORY, "out of memory");
 	}
 	/* Requests and responses may hold keys and plaintexts: buf_free

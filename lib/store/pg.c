@@ -127,7 +127,7 @@ static int migrate(struct pg *p, const char *component, const char *const *migra
 	if (v < 0)
 		goto fail;
 	if ((size_t)v > n) {
-		snprintf(err, errlen, "database schema version %d of %s is newer than "
+		error_set(err, errlen, "database schema version %d of %s is newer than "
 			 "this program (%zu)", v, component, n);
 		goto unlock;
 	}
@@ -143,7 +143,7 @@ static int migrate(struct pg *p, const char *component, const char *const *migra
 				  "SET version = excluded.version", 2, params)) ||
 		    exec_plain(p, "COMMIT") < 0) {
 			PQclear(r);
-			snprintf(err, errlen, "schema migration %zu of %s failed: %s",
+			error_set(err, errlen, "schema migration %zu of %s failed: %s",
 				 i + 1, component, p->error);
 			PQclear(PQexec(p->conn, "ROLLBACK"));
 			goto unlock;
@@ -153,7 +153,7 @@ static int migrate(struct pg *p, const char *component, const char *const *migra
 	snprintf(lock, sizeof lock, "SELECT pg_advisory_unlock(%d)", MIGRATION_LOCK);
 	return exec_plain(p, lock) < 0 ? -1 : 0;
 fail:
-	snprintf(err, errlen, "database: %s", p->error);
+	error_set(err, errlen, "database: %s", p->error);
 unlock:
 	snprintf(lock, sizeof lock, "SELECT pg_advisory_unlock(%d)", MIGRATION_LOCK);
 	PQclear(PQexec(p->conn, lock));
@@ -166,7 +166,7 @@ struct pg *pg_open(const char *url, const char *component,
 {
 	struct pg *p = calloc(1, sizeof *p);
 	if (!p) {
-		snprintf(err, errlen, "out of memory");
+		error_set(err, errlen, "out of memory");
 		return NULL;
 	}
 	/* The URL's own settings win over ours: dbname is expanded in place,
@@ -190,13 +190,13 @@ struct pg *pg_open(const char *url, const char *component,
 		/* The URI parsed: libpq's message names host and port now,
 		 * not the password. */
 		set_error(p, p->conn ? PQerrorMessage(p->conn) : "out of memory");
-		snprintf(err, errlen, "database: %s", p->error);
+		error_set(err, errlen, "database: %s", p->error);
 		pg_close(p);
 		return NULL;
 	}
 	PQsetNoticeProcessor(p->conn, quiet, NULL);
 	if (session_setup(p) < 0) {
-		snprintf(err, errlen, "database: %s", p->error);
+		error_set(err, errlen, "database: %s", p->error);
 		pg_close(p);
 		return NULL;
 	}
