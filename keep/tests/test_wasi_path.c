@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -274,6 +275,58 @@ static void test_parent(int root, enum wasi_resolve_mode how)
 		  -ENOTDIR);
 }
 
+/* The walk holds an fd per directory level: a symlink that splices a
+ * deep path into another must not let a module hold thousands. 3,000
+ * nested directories; "deep" names 2,000 of them, and "deep/" plus 1,000
+ * more levels asks for 3,000 open at once: refused, where the plain
+ * 2,000-level path still opens. */
+static void test_walk_depth(int root)
+{
+	static char target[4100], path[4100];
+	struct rlimit rl;
+	int d, next, fd, i;
+
+	/* Up to 2,049 directories open at once: above the usual soft
+	 * limit of 1,024 fds. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_max < 4096) {
+		printf("SKIP walk depth: RLIMIT_NOFILE's hard limit is below "
+		       "4096\n");
+		return;
+	}
+	if (rl.rlim_cur < 4096) {
+		rl.rlim_cur = 4096;
+		CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	}
+	d = dup(root);
+	CHECK(d >= 0);
+	for (i = 0; i < 3000 && d >= 0; i++) {
+		if (mkdirat(d, "a", 0755) && errno != EEXIST)
+			break;
+		next = openat(d, "a", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		close(d);
+		d = next;
+	}
+	CHECK_INT(i, 3000);
+	if (d >= 0)
+		close(d);
+	for (i = 0; i < 2000; i++)
+		memcpy(target + 2 * i, "a/", 2);
+	target[2 * 2000 - 1] = 0;		/* "a/a/.../a" */
+	CHECK(symlinkat(target, root, "deep") == 0);
+	fd = wasi_path_open(root, target, O_PATH, 0, WASI_RESOLVE_WALK);
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	memcpy(path, "deep/", 5);
+	for (i = 0; i < 1000; i++)
+		memcpy(path + 5 + 2 * i, "a/", 2);
+	path[5 + 2 * 1000 - 1] = 0;
+	fd = wasi_path_open(root, path, O_PATH, 0, WASI_RESOLVE_WALK);
+	CHECK_INT(fd, -ENAMETOOLONG);
+	if (fd >= 0)
+		close(fd);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -320,6 +373,7 @@ int main(void)
 		test_parent(root, WASI_RESOLVE_AUTO);
 		test_open(root, WASI_RESOLVE_WALK);
 		test_parent(root, WASI_RESOLVE_WALK);
+		test_walk_depth(root);
 		close(root);
 	}
 	CHECK(!exists("outside/new"));

@@ -81,10 +81,19 @@ static void walk_free(struct walk *wk)
 	free(wk->rest);
 }
 
+/* Directories held open at once: one per level. A plain path of
+ * WASI_PATH_MAX bytes has at most half as many levels; symlinks could
+ * splice in more, each level costing the host an fd. */
+#define WALK_MAX_DEPTH (WASI_PATH_MAX / 2 + 1)
+
 static int walk_push(struct walk *wk, int fd)
 {
 	int *n;
 
+	if (wk->depth >= WALK_MAX_DEPTH) {
+		close(fd);
+		return -ENAMETOOLONG;
+	}
 	if (wk->depth == wk->cap) {
 		wk->cap = wk->cap ? wk->cap * 2 : 16;
 		n = realloc(wk->stack, wk->cap * sizeof(*n));
