@@ -91,10 +91,9 @@ static int reply(struct req *r, const ProtobufCMessage *m)
 	return PARSEC_SUCCESS;
 }
 
-static int reply_bytes(struct req *r, const ProtobufCMessageDescriptor *d,
-		       ProtobufCMessage *m, ProtobufCBinaryData *field, const struct buf *b)
+static int reply_bytes(struct req *r, ProtobufCMessage *m, ProtobufCBinaryData *field,
+		       const struct buf *b)
 {
-	(void)d;
 	field->data = b->data;
 	field->len = b->len;
 	return reply(r, m);
@@ -600,10 +599,10 @@ static int op_export(struct req *r, int public)
 	if (st == PSA_OK) {
 		if (public) {
 			PsaExportPublicKey__Result res = PSA_EXPORT_PUBLIC_KEY__RESULT__INIT;
-			st = reply_bytes(r, NULL, &res.base, &res.data, &out);
+			st = reply_bytes(r, &res.base, &res.data, &out);
 		} else {
 			PsaExportKey__Result res = PSA_EXPORT_KEY__RESULT__INIT;
-			st = reply_bytes(r, NULL, &res.base, &res.data, &out);
+			st = reply_bytes(r, &res.base, &res.data, &out);
 		}
 	}
 	buf_free(&ref);
@@ -702,10 +701,10 @@ static int sign_or_verify(struct req *r, int sign, int message, const char *name
 		st = verify(r, &a, &ref, &alg, h.data, h.len, sig->data, sig->len);
 	if (st == PSA_OK && sign && message) {
 		PsaSignMessage__Result res = PSA_SIGN_MESSAGE__RESULT__INIT;
-		st = reply_bytes(r, NULL, &res.base, &res.signature, &out);
+		st = reply_bytes(r, &res.base, &res.signature, &out);
 	} else if (st == PSA_OK && sign) {
 		PsaSignHash__Result res = PSA_SIGN_HASH__RESULT__INIT;
-		st = reply_bytes(r, NULL, &res.base, &res.signature, &out);
+		st = reply_bytes(r, &res.base, &res.signature, &out);
 	} else if (st == PSA_OK) {
 		buf_reset(r->out);
 	}
@@ -787,10 +786,10 @@ static int asymmetric(struct req *r, int encrypt, const char *name,
 	}
 	if (st == PSA_OK && encrypt) {
 		PsaAsymmetricEncrypt__Result res = PSA_ASYMMETRIC_ENCRYPT__RESULT__INIT;
-		st = reply_bytes(r, NULL, &res.base, &res.ciphertext, &out);
+		st = reply_bytes(r, &res.base, &res.ciphertext, &out);
 	} else if (st == PSA_OK) {
 		PsaAsymmetricDecrypt__Result res = PSA_ASYMMETRIC_DECRYPT__RESULT__INIT;
-		st = reply_bytes(r, NULL, &res.base, &res.plaintext, &out);
+		st = reply_bytes(r, &res.base, &res.plaintext, &out);
 	}
 	buf_free(&ref);
 	buf_free(&out);
@@ -840,10 +839,10 @@ static int aead(struct req *r, int encrypt, const char *name,
 				     ad->data, ad->len, in->data, in->len, &out);
 	if (st == PSA_OK && encrypt) {
 		PsaAeadEncrypt__Result res = PSA_AEAD_ENCRYPT__RESULT__INIT;
-		st = reply_bytes(r, NULL, &res.base, &res.ciphertext, &out);
+		st = reply_bytes(r, &res.base, &res.ciphertext, &out);
 	} else if (st == PSA_OK) {
 		PsaAeadDecrypt__Result res = PSA_AEAD_DECRYPT__RESULT__INIT;
-		st = reply_bytes(r, NULL, &res.base, &res.plaintext, &out);
+		st = reply_bytes(r, &res.base, &res.plaintext, &out);
 	}
 	buf_free(&ref);
 	buf_free(&out);
@@ -889,10 +888,10 @@ static int cipher(struct req *r, int encrypt, const char *name, int variant,
 		st = r->p->ops->cipher(r->p, &a, &ref, &alg, encrypt, in->data, in->len, &out);
 	if (st == PSA_OK && encrypt) {
 		PsaCipherEncrypt__Result res = PSA_CIPHER_ENCRYPT__RESULT__INIT;
-		st = reply_bytes(r, NULL, &res.base, &res.ciphertext, &out);
+		st = reply_bytes(r, &res.base, &res.ciphertext, &out);
 	} else if (st == PSA_OK) {
 		PsaCipherDecrypt__Result res = PSA_CIPHER_DECRYPT__RESULT__INIT;
-		st = reply_bytes(r, NULL, &res.base, &res.plaintext, &out);
+		st = reply_bytes(r, &res.base, &res.plaintext, &out);
 	}
 	buf_free(&ref);
 	buf_free(&out);
@@ -944,7 +943,7 @@ static int mac(struct req *r, const char *name, PsaAlgorithm__Algorithm__Mac *pb
 		buf_reset(r->out);
 	} else if (st == PSA_OK) {
 		PsaMacCompute__Result res = PSA_MAC_COMPUTE__RESULT__INIT;
-		st = reply_bytes(r, NULL, &res.base, &res.mac, &out);
+		st = reply_bytes(r, &res.base, &res.mac, &out);
 	}
 	buf_free(&ref);
 	buf_free(&out);
@@ -991,7 +990,7 @@ static int op_raw_key_agreement(struct req *r)
 						  op->peer_key.len, &out);
 	if (st == PSA_OK) {
 		PsaRawKeyAgreement__Result res = PSA_RAW_KEY_AGREEMENT__RESULT__INIT;
-		st = reply_bytes(r, NULL, &res.base, &res.shared_secret, &out);
+		st = reply_bytes(r, &res.base, &res.shared_secret, &out);
 	}
 	buf_free(&ref);
 	buf_free(&out);
@@ -1013,7 +1012,7 @@ static int op_generate_random(struct req *r)
 	       : r->p->ops->generate_random(r->p, (size_t)op->size, &out);
 	if (st == PSA_OK) {
 		PsaGenerateRandom__Result res = PSA_GENERATE_RANDOM__RESULT__INIT;
-		st = reply_bytes(r, NULL, &res.base, &res.random_bytes, &out);
+		st = reply_bytes(r, &res.base, &res.random_bytes, &out);
 	}
 	buf_free(&out);
 	psa_generate_random__operation__free_unpacked(op, NULL);
@@ -1031,7 +1030,7 @@ static int op_hash_compute(struct req *r)
 	       : digest((enum psa_hash)op->alg, op->input.data, op->input.len, &out);
 	if (st == PSA_OK) {
 		PsaHashCompute__Result res = PSA_HASH_COMPUTE__RESULT__INIT;
-		st = reply_bytes(r, NULL, &res.base, &res.hash, &out);
+		st = reply_bytes(r, &res.base, &res.hash, &out);
 	}
 	buf_free(&out);
 	psa_hash_compute__operation__free_unpacked(op, NULL);

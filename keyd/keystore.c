@@ -7,6 +7,8 @@
 
 #include "parsec/psa_pb.h"
 #include "store/store.h"
+#include "util/error.h"
+#include "util/log.h"
 
 static const char *const schema[] = {
 	"CREATE TABLE keys ("
@@ -29,7 +31,7 @@ struct keystore *keystore_open(const char *path, char *err, size_t errlen)
 {
 	struct keystore *ks = calloc(1, sizeof *ks);
 	if (!ks) {
-		snprintf(err, errlen, "out of memory");
+		error_set(err, errlen, "out of memory");
 		return NULL;
 	}
 	ks->s = store_open(path, schema, sizeof schema / sizeof *schema, err, errlen);
@@ -334,7 +336,7 @@ int keystore_unfinished(struct keystore *ks,
 	sqlite3_stmt *st = store_prepare(ks->s, sql);
 	int rc = SQLITE_ERROR;
 	struct row { struct key_id id; char *app, *name; enum key_state st;
-		     struct psa_attrs a; struct buf ref; } *rows = NULL;
+		     struct psa_attrs a; int attrs_ok; struct buf ref; } *rows = NULL;
 	size_t n = 0;
 	if (st) {
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -349,7 +351,8 @@ int keystore_unfinished(struct keystore *ks,
 			r->id = (struct key_id){ (uint8_t)sqlite3_column_int(st, 0), r->app,
 						 (uint8_t)sqlite3_column_int(st, 2), r->name };
 			r->st = (enum key_state)sqlite3_column_int(st, 6);
-			unpack_attrs(sqlite3_column_blob(st, 4), sqlite3_column_bytes(st, 4), &r->a);
+			r->attrs_ok = unpack_attrs(sqlite3_column_blob(st, 4),
+						   sqlite3_column_bytes(st, 4), &r->a) == 0;
 			if (sqlite3_column_bytes(st, 5) > 0)
 				buf_append(&r->ref, sqlite3_column_blob(st, 5),
 					   (size_t)sqlite3_column_bytes(st, 5));
@@ -359,7 +362,12 @@ int keystore_unfinished(struct keystore *ks,
 	}
 	pthread_mutex_unlock(&ks->lock);
 	for (size_t i = 0; i < n; i++) {
-		if (rows[i].app && rows[i].name)
+		/* Attributes that do not unpack would send the provider
+		 * zeroes: such a row is left for an operator to look at. */
+		if (rows[i].app && rows[i].name && !rows[i].attrs_ok)
+			log_warn("key store: key '%s' has unreadable attributes; "
+				 "left as it is", rows[i].name);
+		else if (rows[i].app && rows[i].name)
 			fn(&rows[i].id, rows[i].st, &rows[i].a, &rows[i].ref, arg);
 		free(rows[i].app);
 		free(rows[i].name);
